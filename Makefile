@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Everything they need is installed
+# here, so a fresh machine needs nothing by hand.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SHOP_DIR ?= .peakdrill/demo-shop
+PYTEST_ARGS ?=
+
+.PHONY: demo test venv system-deps clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian's Chromium renders the HTML report in the browser test.
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" != 0 ]; then echo "make: chromium is missing; run 'sudo apt-get install chromium' (needed by the browser test)" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Reference shop up, the demo drill (about 2 minutes), its report, shop down (also on failure or Ctrl-C).
+demo: $(STAMP)
+	@$(BIN)/peakdrill shop up --shop-dir $(SHOP_DIR) --port 0
+	@status=0; PEAKDRILL_SHOP_DIR=$(SHOP_DIR) $(BIN)/peakdrill drill drills/demo.yaml || status=$$?; \
+	  $(BIN)/peakdrill shop down --shop-dir $(SHOP_DIR); exit $$status
+
+test: $(STAMP) system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .peakdrill .pytest_cache

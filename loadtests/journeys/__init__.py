@@ -1,0 +1,1 @@
+"""User journeys of the peak model: shoppers placing orders, customers contacting service."""

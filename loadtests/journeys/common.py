@@ -1,0 +1,30 @@
+"""What every journey shares: think time and weights from the active profile, and the test-traffic tag."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from locust import between
+
+from peakdrill.loadgen.shape import profile_from_env
+
+# Lets the target tell load-test traffic apart from real customers (and exclude it from analytics).
+TEST_TRAFFIC_HEADERS = {"X-Peakdrill-Test": "1"}
+
+PROFILE = profile_from_env()
+
+
+def think_time():
+    if PROFILE is None:
+        return between(1.0, 3.0)
+    return between(PROFILE.think_time.min, PROFILE.think_time.max)
+
+
+def weight_of(journey: str, default: int) -> int:
+    return PROFILE.user_mix.get(journey, 0) if PROFILE else default
+
+
+def weighted_choice(rng: random.Random, mix: dict[str, int | float]) -> str:
+    names: Sequence[str] = list(mix)
+    return rng.choices(names, weights=[mix[name] for name in names])[0]

@@ -1,0 +1,1 @@
+"""The Chaos Toolkit provider: actions and probes the experiments in experiments/ call."""

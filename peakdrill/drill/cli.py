@@ -1,0 +1,63 @@
+"""``peakdrill drill``: run a drill file and leave its run directory (and, by default, its report)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from peakdrill.cli import option
+from peakdrill.drill.plan import Overrides, build_plan
+from peakdrill.drill.runner import run_drill
+
+DESCRIPTION = """\
+Run a drill: the drill's load profile through real Locust (a master and local workers) and its
+timeline of Chaos Toolkit experiments on the same clock, against a target the drill allows.
+
+Everything is validated first (drill, profile, experiments, target host); then the run directory
+reports/<run-id>/ is written as the drill goes (see docs/run-directory.md). Ctrl-C stops the
+drill in order: the running experiment's rollbacks play, Locust stops, the data is kept.
+"""
+
+EPILOG = """\
+examples:
+  peakdrill shop up && peakdrill drill drills/demo.yaml
+  peakdrill drill drills/demo.yaml --scale 0.5 --no-report
+  peakdrill drill drills/demo.yaml --target http://127.0.0.1:9000
+"""
+
+
+def handle(args: argparse.Namespace) -> int:
+    overrides = Overrides(target=args.target, shop_dir=args.shop_dir, allow_hosts=tuple(args.allow_host or ()),
+                          scale=float(args.scale) if args.scale else None,
+                          workers=int(args.workers) if args.workers else None)
+    plan = build_plan(Path(args.drill_file), overrides)
+    print(f"peakdrill: drill {plan.drill.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
+          f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {len(plan.steps)} experiment(s), {plan.workers} Locust worker(s)",
+          flush=True)
+    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress)
+    status = run.read_meta()["status"]
+    print(f"peakdrill: run {status}: {run.path}", flush=True)
+    if args.no_report:
+        return 0 if status == "completed" else 3
+    from peakdrill.report import build_report
+
+    score = build_report(run.path)
+    print(f"peakdrill: verdict {score.verdict}; report: {run.path / 'report.html'}", flush=True)
+    return score.exit_code
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("drill", help="run a drill (load + faults on one clock)", description=DESCRIPTION,
+                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("drill_file", metavar="DRILL.yaml", help="the drill to run, e.g. drills/demo.yaml")
+    option(parser, "--target", help="target base URL, overriding the drill's target")
+    option(parser, "--shop-dir", default=".peakdrill/shop",
+           help="state directory of the reference shop to drill, when the drill names no URL or shop_dir")
+    parser.add_argument("--allow-host", action="append", metavar="HOST",
+                        help="also allow load and faults to HOST (repeatable); only for hosts you own")
+    option(parser, "--scale", help="multiply the profile's users and spawn rates (e.g. 0.001 on a laptop)")
+    option(parser, "--workers", help="number of local Locust worker processes")
+    option(parser, "--reports-dir", default="reports", help="where run directories are created")
+    parser.add_argument("--no-progress", action="store_true", help="do not print the live progress lines")
+    parser.add_argument("--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    parser.set_defaults(handler=handle)

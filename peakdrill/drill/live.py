@@ -1,0 +1,59 @@
+"""Live view of a running load test, read from the run directory's histogram files as they grow.
+
+The progress line and the abort watcher both need "the last few seconds"; they read the same
+files the report reads, so what the user watches live is what gets scored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from peakdrill.histograms import HISTOGRAM_DIR, Bucket, decode_record, merge_buckets
+
+
+@dataclass(slots=True, frozen=True)
+class Window:
+    seconds: int
+    requests: int
+    failures: int
+    p95_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def error_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+class LiveStats:
+    """Incrementally tails ``histograms/*.jsonl`` and keeps per-second buckets merged over endpoints."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.hist_dir = run_dir / HISTOGRAM_DIR
+        self._offsets: dict[Path, int] = {}
+        self._seconds: dict[int, Bucket] = {}
+
+    def poll(self) -> None:
+        for path in sorted(self.hist_dir.glob("*.jsonl")):
+            with path.open("rb") as stream:
+                stream.seek(self._offsets.get(path, 0))
+                data = stream.read()
+            complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
+            self._offsets[path] = self._offsets.get(path, 0) + len(complete)
+            for line in complete.splitlines():
+                if line.strip():
+                    second, _, bucket = decode_record(json.loads(line))
+                    self._seconds.setdefault(second, Bucket()).merge(bucket)
+
+    def window(self, seconds: int) -> Window | None:
+        """The last ``seconds`` seconds that have data (workers report every few seconds)."""
+        if not self._seconds:
+            return None
+        newest = max(self._seconds)
+        buckets = [self._seconds[s] for s in range(newest - seconds + 1, newest + 1) if s in self._seconds]
+        merged = merge_buckets(buckets)
+        return Window(seconds=seconds, requests=merged.count, failures=merged.failures, p95_ms=merged.percentile_ms(95))

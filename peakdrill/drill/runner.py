@@ -1,0 +1,190 @@
+"""Runs a drill: Locust load and Chaos Toolkit experiments on one clock, recorded as it happens.
+
+The shape is chaoslib's ``Runner._run``: everything that was started is stopped in ``finally``,
+whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is closed with an
+honest status so the report can still be written from what was recorded.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import platform
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from peakdrill import __version__, events
+from peakdrill.drill.experiments import run_step
+from peakdrill.drill.load import LoadSpec, LocustProcess
+from peakdrill.drill.plan import DrillPlan
+from peakdrill.drill.scraper import MetricsScraper
+from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
+from peakdrill.errors import DrillError
+from peakdrill.rundir import RunDir, iso
+
+log = logging.getLogger(__name__)
+
+LOAD_START_TIMEOUT_S = 60.0
+POLL_S = 0.5
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop in order and keep the data."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+def _versions() -> dict:
+    found = {"peakdrill": __version__, "python": platform.python_version()}
+    for package in ("locust", "chaostoolkit-lib", "chaostoolkit"):
+        try:
+            found[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float) -> dict:
+    drill = plan.drill
+    return {
+        "format": 1, "run_id": run.run_id, "kind": "drill",
+        "drill": {"name": drill.name, "file": str(plan.drill_file), "description": drill.description},
+        "profile": {"name": plan.profile.name, "file": str(plan.profile_file)},
+        "scale": plan.scale, "workers": plan.workers,
+        "target": {"url": plan.target_url, "allowed_hosts": list(plan.allowed_hosts)},
+        "stages": [], "timeline": [],
+        "slo": drill.slo.model_dump(), "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
+        "versions": _versions(),
+        "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
+        "status": "running",
+    }
+
+
+def _on_the_clock(plan: DrillPlan, offset_s: float) -> dict:
+    """Stage and timeline positions relative to the run start, now that the load's start is known."""
+    stages, cursor = [], offset_s
+    for stage in plan.stages:
+        stages.append({"name": stage.name, "start_s": round(cursor, 3), "end_s": round(cursor + stage.duration, 3),
+                       "users": stage.users, "measured": stage.measured})
+        cursor += stage.duration
+    timeline = [{"at_s": round(offset_s + step.at_s, 3), "experiment": str(step.path), "title": step.title,
+                 "recovery_target_s": step.recovery_target_s} for step in plan.steps]
+    return {"stages": stages, "timeline": timeline}
+
+
+@dataclass(slots=True)
+class DrillRun:
+    plan: DrillPlan
+    run: RunDir
+    bus: events.EventBus
+    locust: LocustProcess
+    show_progress: bool
+    status: str = "failed"
+    watcher: DrillWatcher | None = None
+
+    def _wait_for_load_start(self) -> float:
+        """The load clock starts at the profile shape's first tick, which it writes to events.jsonl."""
+        deadline = time.monotonic() + LOAD_START_TIMEOUT_S
+        events_file = self.run.path / events.EVENTS_FILE
+        while time.monotonic() < deadline:
+            if self.locust.poll() is not None:
+                raise DrillError(f"Locust exited before the load started; its log says:\n{self.locust.log_tail()}")
+            if events_file.exists():
+                for line in events_file.read_text(encoding="utf-8").splitlines():
+                    if '"stage_started"' in line:
+                        return float(json.loads(line)["ts"])
+            time.sleep(0.2)
+        raise DrillError(f"Locust did not start the load within {LOAD_START_TIMEOUT_S:.0f}s; its log says:\n{self.locust.log_tail()}")
+
+    def _sleep_until(self, deadline_ts: float) -> bool:
+        """Wait for ``deadline_ts``; False if the load ended or the drill aborted first."""
+        while time.time() < deadline_ts:
+            if self.locust.poll() is not None or self.watcher.aborted.is_set():
+                return False
+            time.sleep(min(POLL_S, max(0.0, deadline_ts - time.time())))
+        return True
+
+    def _next_fault(self, load_elapsed: float) -> str:
+        upcoming = [step for step in self.plan.steps if step.at_s > load_elapsed]
+        if not upcoming:
+            return "no more faults"
+        return f"next: {upcoming[0].display_name} in {upcoming[0].at_s - load_elapsed:.0f}s"
+
+    def execute(self) -> None:
+        plan, start_ts = self.plan, self.run.read_meta()["start_ts"]
+        pid = self.locust.start()
+        self.bus.publish(events.LoadStarted(pid=pid, workers=plan.workers))
+        load_start = self._wait_for_load_start()
+        self.run.update_meta(load_start_ts=load_start, **_on_the_clock(plan, load_start - start_ts))
+        clock = Clock(run_start_ts=start_ts, load_start_ts=load_start, stages=plan.stages)
+        self.watcher = DrillWatcher(self.run.path, clock, plan.drill.abort, self.bus, self._next_fault, self.show_progress)
+        self.watcher.start()
+        for step in plan.steps:
+            if not self._sleep_until(load_start + step.at_s):
+                break
+            self.watcher.in_experiment.set()
+            try:
+                journal = run_step(step, self.bus, self.run.journal_path(step.index, str(step.path)))
+            finally:
+                self.watcher.in_experiment.clear()
+            if journal.get("status") == "interrupted" and not self.watcher.aborted.is_set():
+                raise KeyboardInterrupt()  # chaoslib swallowed the user's Ctrl-C after rolling back
+        self._sleep_until(load_start + plan.load_duration_s + 5)
+        limit = start_ts + plan.time_limit_s
+        while self.locust.poll() is None and not self.watcher.aborted.is_set() and time.time() < limit:
+            time.sleep(POLL_S)
+        self.status = "aborted" if self.watcher.aborted.is_set() else "completed"
+
+
+def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True) -> RunDir:
+    run = RunDir.create(reports_dir, plan.drill.name)
+    start_ts = time.time()
+    run.write_meta(_initial_meta(plan, run, start_ts))
+    bus = events.EventBus()
+    bus.subscribe(events.JsonlEventWriter(run.path, start_ts))
+    if show_progress:
+        bus.subscribe(print_timeline_event(start_ts))
+    chaos_log = logging.FileHandler(run.path / "chaostoolkit.log")
+    logging.getLogger("chaostoolkit").addHandler(chaos_log)
+
+    locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
+                                    workers=plan.workers, host=plan.target_url, run_dir=run.path))
+    scraper = MetricsScraper(plan.target_url.rstrip("/") + "/metrics", run.path)
+    drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress)
+    previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+    events.activate(bus)
+    try:
+        bus.publish(events.RunStarted(run_id=run.run_id))
+        scraper.start()
+        drill.execute()
+    except KeyboardInterrupt as exc:
+        drill.status = "interrupted"
+        bus.publish(events.Interrupted(signal="SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"))
+    except Exception:
+        drill.status = "failed"
+        raise
+    finally:
+        # A second Ctrl-C must not cut the clean-up short: it is what keeps the target safe.
+        previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() else None
+        try:
+            if drill.watcher:
+                drill.watcher.stop()
+            bus.publish(events.LoadStopped(exit_code=locust.stop()))
+            scraper.stop()
+            end_ts = time.time()
+            run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
+            bus.publish(events.RunFinished(status=drill.status))
+        finally:
+            events.activate(None)
+            logging.getLogger("chaostoolkit").removeHandler(chaos_log)
+            chaos_log.close()
+            signal.signal(signal.SIGTERM, previous_sigterm)
+            if previous_sigint is not None:
+                signal.signal(signal.SIGINT, previous_sigint)
+    return run

@@ -1,0 +1,114 @@
+"""Watches a running drill: live progress for the operator and the abort condition for safety.
+
+The abort condition (error ratio or p95 far past budget, sustained) interrupts a running
+experiment the way Chaos Toolkit itself offers, with SIGUSR1 ("stop now, keep the rollbacks"), so
+the rollbacks always play; between experiments it just tells the runner to stop.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from peakdrill import events
+from peakdrill.drill.live import LiveStats
+from peakdrill.spec.drill import Abort
+from peakdrill.spec.profile import Stage
+
+PROGRESS_EVERY_S = 5.0
+MIN_REQUESTS_FOR_ABORT = 20
+
+
+@dataclass(slots=True, frozen=True)
+class Clock:
+    """The drill's one clock. Displayed times count from the run's start (as in events.jsonl);
+    the profile's stages and the experiments' ``at`` count from when the load shape started."""
+
+    run_start_ts: float
+    load_start_ts: float
+    stages: tuple[Stage, ...]
+
+    def elapsed(self) -> float:
+        return time.time() - self.run_start_ts
+
+    def load_elapsed(self) -> float:
+        return time.time() - self.load_start_ts
+
+    def stage_at(self, load_elapsed: float) -> str:
+        elapsed = load_elapsed
+        for stage in self.stages:
+            if elapsed < stage.duration:
+                return stage.name
+            elapsed -= stage.duration
+        return "ending"
+
+
+class DrillWatcher(threading.Thread):
+    def __init__(self, run_dir: Path, clock: Clock, abort: Abort, bus: events.EventBus,
+                 next_fault: Callable[[float], str], show_progress: bool) -> None:
+        super().__init__(name="drill-watcher", daemon=True)
+        self.live = LiveStats(run_dir)
+        self.clock, self.abort, self.bus = clock, abort, bus
+        self.next_fault = next_fault
+        self.show_progress = show_progress
+        self.in_experiment = threading.Event()
+        self.aborted = threading.Event()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        last_progress = 0.0
+        while not self._halt.wait(1.0):
+            self.live.poll()
+            if not self.aborted.is_set():
+                self._check_abort()
+            now = time.monotonic()
+            if self.show_progress and now - last_progress >= PROGRESS_EVERY_S:
+                last_progress = now
+                self._print_progress()
+
+    def _check_abort(self) -> None:
+        window = self.live.window(int(self.abort.sustained))
+        if window is None or window.requests < MIN_REQUESTS_FOR_ABORT:
+            return
+        reason = ""
+        if window.error_ratio >= self.abort.error_ratio:
+            reason = f"error ratio {window.error_ratio:.0%} over the last {window.seconds}s >= abort limit {self.abort.error_ratio:.0%}"
+        elif window.p95_ms >= self.abort.p95_ms:
+            reason = f"p95 {window.p95_ms:.0f} ms over the last {window.seconds}s >= abort limit {self.abort.p95_ms:.0f} ms"
+        if reason:
+            self.aborted.set()
+            self.bus.publish(events.Abort(reason=reason))
+            print(f"peakdrill: ABORT: {reason}; rolling back and stopping the load", file=sys.stderr, flush=True)
+            if self.in_experiment.is_set():
+                os.kill(os.getpid(), signal.SIGUSR1)
+
+    def _print_progress(self) -> None:
+        elapsed, load_elapsed = self.clock.elapsed(), self.clock.load_elapsed()
+        window = self.live.window(5)
+        figures = "waiting for the first reports"
+        if window is not None:
+            figures = f"{window.rps:6.1f} req/s | p95 {window.p95_ms:7.1f} ms | errors {window.error_ratio:6.2%}"
+        print(f"[t={elapsed:5.0f}s] {self.clock.stage_at(load_elapsed):<10} | {figures} | {self.next_fault(load_elapsed)}", flush=True)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=5)
+
+
+def print_timeline_event(start_ts: float) -> Callable[[events.Event], None]:
+    """A bus handler that shows faults and aborts on the console as they happen."""
+
+    shown = (events.FaultInjected, events.FaultRemoved, events.ExperimentStarted, events.ExperimentFinished)
+
+    def handler(event: events.Event) -> None:
+        if isinstance(event, shown):
+            details = {k: v for k, v in event.to_json().items() if k not in ("ts", "type")}
+            print(f"[t={event.ts - start_ts:5.0f}s] {event.type}: {details}", flush=True)
+
+    return handler

@@ -1,0 +1,46 @@
+"""The one exception tree of peakdrill.
+
+Every error a user can cause derives from :class:`PeakdrillError` and carries a message that
+quotes the bad value and says the fix. The CLI turns them into exit code 2 (usage or input
+error) without a traceback; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class PeakdrillError(Exception):
+    """Base of every error peakdrill raises on purpose."""
+
+    exit_code = 2
+
+
+class SpecError(PeakdrillError):
+    """A drill, profile, experiment or target file is malformed.
+
+    ``file`` and ``field`` locate the problem (``field`` is a dotted path such as
+    ``timeline.0.at``); ``fix`` tells the user what to write instead.
+    """
+
+    def __init__(self, file: str, field: str, problem: str, fix: str = "") -> None:
+        self.file, self.field, self.problem, self.fix = file, field, problem, fix
+        where = f"{file}: {field}" if field else file
+        message = f"{where}: {problem}"
+        if fix:
+            message += f" (fix: {fix})"
+        super().__init__(message)
+
+
+class UnsafeTargetError(PeakdrillError):
+    """Load or a fault would go to a host the target configuration does not allow."""
+
+
+class ShopError(PeakdrillError):
+    """The reference shop could not be started, found or stopped."""
+
+
+class RunDirError(PeakdrillError):
+    """A run directory is missing, unreadable or holds data that does not fit its format."""
+
+
+class DrillError(PeakdrillError):
+    """A drill could not run to its end (a process failed to start, an experiment failed to load)."""

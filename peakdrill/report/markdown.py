@@ -1,0 +1,42 @@
+"""report.md: the verdict banner and tables in GitHub-flavoured Markdown for CI summaries."""
+
+from __future__ import annotations
+
+from peakdrill.report.score import Score
+
+ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
+
+
+def _cell(value) -> str:
+    return str(value if value is not None else "–").replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "| " + " | ".join("---:" if h.endswith(("ms", "Count", "Failures")) else "---" for h in header) + " |"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render_markdown(score: Score) -> str:
+    out = [f"## {ICONS[score.verdict]} peakdrill {score.verdict}: `{score.run_id}`", ""]
+    if score.interrupted:
+        out += [f"> **Run did not complete (status: {score.status}).** Verdicts use the data it left.", ""]
+    out += [f"- {reason}" for reason in score.reasons]
+    totals = score.totals
+    out += ["", f"{totals['requests']:,} requests, {totals['failures']:,} failures, {totals['duration_s']:g} s", ""]
+    out += _table(["Verdict", "Check", "Measured", "Target", "Window"],
+                  [[f"{ICONS[v.verdict]} {v.verdict}", v.title, v.measured_text, v.target_text, v.window]
+                   for v in score.verdicts])
+    if score.faults:
+        out += ["", "### Fault windows", ""]
+        out += _table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],
+                      [[f.fault or f.fault_id, f"t={f.start_t:.0f}s",
+                        "never removed" if f.end_t is None else f"t={f.end_t:.0f}s",
+                        "–" if f.cache_p99_during_ms is None else f"{f.cache_p99_during_ms:g} ms", f.recovery]
+                       for f in score.faults])
+    out += ["", "### Endpoints", ""]
+    out += _table(["Endpoint", "Count", "Failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+                  [[e.name, e.count, e.failures, f"{e.p50_ms:.1f}", f"{e.p95_ms:.1f}", f"{e.p99_ms:.1f}",
+                    f"{e.max_ms:.1f}"] for e in score.endpoints])
+    return "\n".join(out) + "\n"

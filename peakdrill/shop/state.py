@@ -1,0 +1,110 @@
+"""The shop's state file, ``<shop-dir>/state.json``: what ``shop up`` started and where.
+
+It is the only link between the process that started the shop and every later caller
+(``shop status``/``down``, the chaos provider, the drill runner), so it is written atomically
+and read into frozen dataclasses: a caller that wants a changed state gets a new object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from peakdrill.errors import ShopError
+
+STATE_FILE = "state.json"
+
+
+@dataclass(frozen=True)
+class RedisState:
+    host: str
+    port: int
+    pid: int
+    binary: str
+    config: str
+    # psutil create_time of ``pid``: guards against signalling a recycled PID.
+    create_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class AppState:
+    pid: int  # the gunicorn master; its workers are its children
+    workers: int
+    create_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    path: str
+
+
+@dataclass(frozen=True)
+class ShopState:
+    url: str
+    host: str
+    port: int
+    shop_dir: str
+    started_at: str
+    database: DatabaseState
+    redis: RedisState
+    app: AppState
+
+    @property
+    def state_file(self) -> Path:
+        return Path(self.shop_dir) / STATE_FILE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ShopState":
+        return cls(
+            url=str(data["url"]),
+            host=str(data["host"]),
+            port=int(data["port"]),
+            shop_dir=str(data["shop_dir"]),
+            started_at=str(data["started_at"]),
+            database=DatabaseState(path=str(data["database"]["path"])),
+            redis=RedisState(**{k: data["redis"][k] for k in RedisState.__dataclass_fields__ if k in data["redis"]}),
+            app=AppState(**{k: data["app"][k] for k in AppState.__dataclass_fields__ if k in data["app"]}),
+        )
+
+    def with_redis(self, **changes: Any) -> "ShopState":
+        return replace(self, redis=replace(self.redis, **changes))
+
+
+def state_path(shop_dir_or_state_file: str | os.PathLike[str]) -> Path:
+    """Accept either the shop directory or the state file itself."""
+    path = Path(shop_dir_or_state_file)
+    return path if path.suffix == ".json" else path / STATE_FILE
+
+
+def load_state(shop_dir_or_state_file: str | os.PathLike[str]) -> ShopState:
+    """Read the state file; a missing or damaged one is a :class:`ShopError` saying what to do."""
+    path = state_path(shop_dir_or_state_file)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShopError(
+            f"no shop state at '{path}' (fix: start the shop with `peakdrill shop up --shop-dir "
+            f"{path.parent}` or pass the --shop-dir it was started with)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise ShopError(f"cannot read shop state '{path}': {exc} (fix: run `peakdrill shop down "
+                        f"--shop-dir {path.parent}` and start again)") from None
+    try:
+        return ShopState.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ShopError(f"shop state '{path}' is missing or has a bad field {exc} (fix: run "
+                        f"`peakdrill shop down --shop-dir {path.parent}` and start again)") from None
+
+
+def write_state(state: ShopState) -> None:
+    """Write atomically (temp file + rename) so a reader never sees half a file."""
+    path = state.state_file
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(state.to_dict(), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,202 @@
+"""Start, stop and fault the reference shop's processes: Redis and a gunicorn master + workers.
+
+The state file is written as soon as there is a process to stop, so a ``shop up`` that dies
+half-way still leaves ``shop down`` something to clean up. Everything is stopped by the PIDs in
+the state file (checked against their create times), never by process name.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from peakdrill.errors import ShopError
+from peakdrill.shop import db, procs, redis_server
+from peakdrill.shop.control import clear_control
+from peakdrill.shop.state import (AppState, DatabaseState, RedisState, ShopState, load_state,
+                                  state_path, write_state)
+
+DEFAULT_SHOP_DIR = ".peakdrill/shop"
+LOOPBACK_NAMES = {"localhost"}
+
+
+def check_host(host: str, allow_non_loopback: bool = False) -> None:
+    if allow_non_loopback or host in LOOPBACK_NAMES:
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ShopError(f"refusing to listen on host {host!r}: the reference shop is for loopback only "
+                    "(fix: use --host 127.0.0.1, or pass --allow-non-loopback if you really mean it)")
+
+
+def url_of(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+# No proxy, whatever the environment says: the shop is on loopback and a proxy would mis-report it.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """The parsed /healthz answer (also a 503's body), or None if the app does not answer."""
+    try:
+        with _OPENER.open(url + "/healthz", timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return {"status": "down", "http_status": exc.code}
+    except (OSError, ValueError):
+        return None
+
+
+def running(state: ShopState) -> bool:
+    """True if any process of this state is still alive."""
+    return procs.alive(state.app.pid, state.app.create_time) or redis_running(state)
+
+
+def redis_running(state: ShopState) -> bool:
+    return procs.alive(state.redis.pid, state.redis.create_time)
+
+
+def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = "127.0.0.1", port: int = 8800,
+               workers: int = 2, redis_port: int = 0, allow_non_loopback: bool = False,
+               timeout: float = 30.0, extra_env: dict[str, str] | None = None, fresh: bool = False) -> ShopState:
+    """Start Redis and the app, wait until /healthz answers, write and return the state.
+
+    The database is kept between runs (it is the system of record) unless ``fresh``, which
+    deletes it first so the shop starts from the seed again. ``extra_env`` reaches the app
+    workers (e.g. ``PEAKDRILL_SHOP_APP_BOT_SLOTS``; see docs/shop.md)."""
+    check_host(host, allow_non_loopback)
+    if workers < 1 or workers > 32:
+        raise ShopError(f"--workers {workers} is out of range (fix: use 1..32)")
+    shop = Path(shop_dir).resolve()
+    shop.mkdir(parents=True, exist_ok=True)
+    if state_path(shop).exists():
+        try:
+            old = load_state(shop)
+        except ShopError:
+            old = None
+        if old is not None and running(old):
+            raise ShopError(f"a shop is already running from '{shop}' at {old.url} (fix: run `peakdrill shop "
+                            f"down --shop-dir {shop}` first, or pick another --shop-dir)")
+        state_path(shop).unlink()  # stale: its processes are gone
+    port = port or procs.free_port(host)
+    if procs.port_in_use(host, port):
+        raise ShopError(f"port {port} on {host} is already in use (fix: pick another --port, or --port 0 "
+                        "for a free one)")
+    clear_control(shop)  # a fault left behind by a crashed drill must not outlive the shop
+    db_path = shop / "shop.db"
+    if fresh:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    db.init_db(db_path)
+    # Stale per-worker metric files from a previous run would be summed into this run's metrics.
+    metrics_dir = shop / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir()
+
+    binary = redis_server.find_redis_server()
+    # Redis is only the app's: it stays on IPv4 loopback whatever the app's --host is.
+    redis_host = "127.0.0.1"
+    redis_port = redis_port or procs.free_port(redis_host)
+    config = redis_server.write_config(shop, redis_host, redis_port)
+    redis_proc = redis_server.start(binary, config, redis_host, redis_port)
+    state = ShopState(
+        url=url_of(host, port), host=host, port=port, shop_dir=str(shop),
+        started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        database=DatabaseState(path=str(db_path)),
+        redis=RedisState(host=redis_host, port=redis_port, pid=redis_proc.pid, binary=binary, config=str(config),
+                         create_time=redis_proc.create_time),
+        app=AppState(pid=0, workers=workers),
+    )
+    write_state(state)
+    try:
+        state = _start_app(state, metrics_dir, timeout, extra_env or {})
+    except BaseException:
+        stop_shop(shop)
+        raise
+    write_state(state)
+    return state
+
+
+def _start_app(state: ShopState, metrics_dir: Path, timeout: float, extra_env: dict[str, str]) -> ShopState:
+    shop = Path(state.shop_dir)
+    env = dict(os.environ)
+    env.update({
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "PEAKDRILL_SHOP_APP_DIR": state.shop_dir,
+        "PEAKDRILL_SHOP_APP_DB": state.database.path,
+        "PEAKDRILL_SHOP_APP_REDIS_HOST": state.redis.host,
+        "PEAKDRILL_SHOP_APP_REDIS_PORT": str(state.redis.port),
+        **extra_env,
+    })
+    bind = f"[{state.host}]:{state.port}" if ":" in state.host else f"{state.host}:{state.port}"
+    log = shop / "app.log"
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:peakdrill.shop.gunicorn_conf", "--bind", bind,
+            "--workers", str(state.app.workers), "--error-logfile", str(log), "--capture-output",
+            # gunicorn's control socket defaults to one path per user: two shops would fight over it.
+            "--no-control-socket", "--chdir", str(shop), "peakdrill.shop.app:create_app()"]
+    pid, create_time = procs.spawn(argv, shop / "app.stdout.log", env=env, cwd=str(shop))
+    state = replace(state, app=AppState(pid=pid, workers=state.app.workers, create_time=create_time))
+    write_state(state)  # from here on, `shop down` can stop it
+    healthy = procs.wait_until(
+        lambda: not procs.alive(pid, create_time) or (health(state.url, 1.0) or {}).get("status") == "ok",
+        timeout, interval=0.2)
+    if not healthy or not procs.alive(pid, create_time):
+        tail = procs.log_tail(log) + "\n" + procs.log_tail(shop / "app.stdout.log", 5)
+        raise ShopError(f"the shop app did not answer {state.url}/healthz within {timeout:.0f}s; log tail "
+                        f"({log}):\n{tail}\n(fix: read the log above; is port {state.port} free?)")
+    return state
+
+
+def stop_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, timeout: float = 10.0) -> bool:
+    """Stop what the state file names and remove it. Idempotent: False if nothing was there."""
+    path = state_path(shop_dir)
+    if not path.exists():
+        return False
+    try:
+        state = load_state(path)
+    except ShopError:
+        path.unlink()  # damaged beyond use: nothing in it we could safely signal
+        return False
+    if state.app.pid:
+        procs.terminate(state.app.pid, state.app.create_time, timeout=timeout, include_children=True)
+    stop_redis(state, timeout=timeout)
+    path.unlink(missing_ok=True)
+    return True
+
+
+def stop_redis(state: ShopState, timeout: float = 10.0) -> None:
+    """The cache-outage fault: SIGTERM the Redis server and wait until it is gone."""
+    procs.terminate(state.redis.pid, state.redis.create_time, timeout=timeout)
+
+
+def start_redis(state: ShopState, timeout: float = 10.0) -> ShopState:
+    """Restart Redis on the same port and config (cold: nothing persisted), record the new PID.
+    A no-op returning the state from disk if it is already running."""
+    current = load_state(state.shop_dir)
+    if redis_running(current):
+        return current
+    r = current.redis
+    proc = redis_server.start(r.binary, Path(r.config), r.host, r.port, timeout=timeout)
+    current = current.with_redis(pid=proc.pid, create_time=proc.create_time)
+    write_state(current)
+    return current
+
+
+def wait_healthy(state: ShopState, timeout: float = 10.0) -> bool:
+    return procs.wait_until(lambda: (health(state.url, 1.0) or {}).get("status") == "ok", timeout, 0.2)

@@ -1,0 +1,1 @@
+"""Typed, validated models of the files users write: profiles, drills, targets."""

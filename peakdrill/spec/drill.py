@@ -1,0 +1,95 @@
+"""Drills: a load profile and a timeline of Chaos Toolkit experiments on one clock, plus targets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
+
+from peakdrill.safety import LOOPBACK_HOSTS
+from peakdrill.spec.loader import Duration, Spec, load_spec
+
+
+def _relative_to_spec(value: str, info: ValidationInfo) -> str:
+    """Paths in a drill are relative to the drill file, so a drill runs from any directory."""
+    base = (info.context or {}).get("base_dir")
+    path = Path(value)
+    if not path.is_absolute() and base is not None:
+        path = Path(base) / path
+    if not path.is_file():
+        raise ValueError(f"file {value!r} does not exist (looked at {path})")
+    return os.path.normpath(path)
+
+
+class Target(Spec):
+    """Either a base URL, or the embedded reference shop (the default) found through its state file."""
+
+    url: str | None = None
+    # Relative to the drill file; when absent, the shop `peakdrill shop up` started (--shop-dir).
+    shop_dir: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
+
+
+class Load(Spec):
+    profile: str
+    scale: float = Field(default=1.0, gt=0)
+    workers: PositiveInt = 1
+    locustfile: str = Field(default="../loadtests/locustfile.py", validate_default=True)
+
+    _paths = field_validator("profile", "locustfile")(_relative_to_spec)
+
+
+class TimelineEntry(Spec):
+    at: Duration
+    experiment: str
+    vars: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    recovery_target: Duration = 60.0
+
+    _paths = field_validator("experiment")(_relative_to_spec)
+
+
+class Slo(Spec):
+    cache_read_p99_ms: float = Field(default=50.0, gt=0)
+    order_success_rate: float = Field(default=0.98, ge=0, le=1)
+    cs_first_response_s: float = Field(default=30.0, gt=0)
+    recovery_window_s: float = Field(default=10.0, gt=0)
+
+
+class Endpoints(Spec):
+    """Which Locust request names carry each scored quantity."""
+
+    cache_read: list[str] = Field(default_factory=lambda: ["GET /api/products/[id]"])
+    order: list[str] = Field(default_factory=lambda: ["POST /api/orders", "POST /api/orders/[id]/pay"])
+    cs_first_response: list[str] = Field(default_factory=lambda: ["CS first response"])
+
+
+class Abort(Spec):
+    """Stop the drill and roll everything back when the target is far past budget."""
+
+    error_ratio: float = Field(default=0.5, gt=0, le=1)
+    p95_ms: float = Field(default=5000.0, gt=0)
+    sustained: Duration = Field(default=10.0, gt=0)
+
+
+class Drill(Spec):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    target: Target = Target()
+    load: Load
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    slo: Slo = Slo()
+    endpoints: Endpoints = Endpoints()
+    abort: Abort = Abort()
+    max_duration: Duration = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _sorted_timeline(self) -> Drill:
+        times = [entry.at for entry in self.timeline]
+        if times != sorted(times):
+            raise ValueError(f"timeline entries must be in time order; their 'at' values are {times}")
+        return self
+
+
+def load_drill(path: Path | str) -> Drill:
+    return load_spec(Drill, path)

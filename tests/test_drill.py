@@ -1,0 +1,61 @@
+"""Drills end to end against the real reference shop: recording, interruption, clean-up."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+import psutil
+import pytest
+
+from drillkit import read_events, wait_for_event, write_quick_drill
+from peakdrill.histograms import iter_records
+from peakdrill.shop import supervisor
+from peakdrill.shop.state import load_state
+
+pytestmark = pytest.mark.slow
+
+
+def peakdrill(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "peakdrill.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(shop, tmp_path):
+    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=40, fault_at_s=8, outage_s=25)
+    reports = tmp_path / "reports"
+    process = peakdrill("drill", str(drill), "--reports-dir", str(reports), "--no-report")
+    try:
+        run_dir, injected = wait_for_event(reports, "fault_injected", timeout=60)
+        assert not supervisor.redis_running(load_state(shop.shop_dir))  # the fault is real
+        locust_pid = next(e["pid"] for e in read_events(run_dir) if e["type"] == "load_started")
+        locust_family = [psutil.Process(locust_pid), *psutil.Process(locust_pid).children(recursive=True)]
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 3, output  # interrupted: never a PASS
+
+    assert supervisor.redis_running(load_state(shop.shop_dir)), "the rollback must have restarted Redis"
+    assert not [p.pid for p in locust_family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "interrupted" and meta["end_ts"] is not None
+    types = [e["type"] for e in read_events(run_dir)]
+    assert types.index("fault_injected") < types.index("interrupted") < types.index("run_finished")
+    removed = [e for e in read_events(run_dir) if e["type"] == "fault_removed"]
+    assert [(e["fault_id"], e["by"]) for e in removed] == [(injected["fault_id"], "rollback")]
+    journal = json.loads(next((run_dir / "journals").glob("*.json")).read_text())
+    assert journal["status"] == "interrupted"
+    assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["ensure-cache-server-is-running"]
+    recorded = list(iter_records(run_dir))
+    assert recorded and max(r["second"] for r in recorded) >= int(injected["ts"]) - 1  # data up to the interrupt
+
+    report = subprocess.run([sys.executable, "-m", "peakdrill.cli", "report", str(run_dir)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 3, report.stdout + report.stderr
+    score = json.loads((run_dir / "score.json").read_text())
+    assert score["verdict"] == "INCONCLUSIVE" and score["status"] == "interrupted"
+    assert "interrupted" in (run_dir / "report.html").read_text().lower()
