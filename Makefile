@@ -24,7 +24,9 @@ system-deps:
 # Reference shop up, the demo drill (about 2 minutes), its report, shop down (also on failure or Ctrl-C).
 demo: $(STAMP)
 	@$(BIN)/peakdrill shop up --shop-dir $(SHOP_DIR) --port 0
-	@status=0; PEAKDRILL_SHOP_DIR=$(SHOP_DIR) $(BIN)/peakdrill drill drills/demo.yaml || status=$$?; \
+	@# A trapped (not ignored) SIGINT lets Ctrl-C stop the drill in order and still reach `shop down`.
+	@trap 'echo "make demo: interrupted; stopping the shop"' INT; status=0; \
+	  PEAKDRILL_SHOP_DIR=$(SHOP_DIR) $(BIN)/peakdrill drill drills/demo.yaml || status=$$?; \
 	  $(BIN)/peakdrill shop down --shop-dir $(SHOP_DIR); exit $$status
 
 test: $(STAMP) system-deps

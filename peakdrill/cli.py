@@ -39,9 +39,14 @@ def option(parser: argparse.ArgumentParser, flag: str, *, help: str, default=Non
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from peakdrill.chaos import cli as chaos_cli
     from peakdrill.drill import cli as drill_cli
+    from peakdrill.load import capacity_cli, merge_cli
+    from peakdrill.load import cli as load_cli
+    from peakdrill.replay import cli as profile_cli
     from peakdrill.report import cli as report_cli
     from peakdrill.shop import cli as shop_cli
+    from peakdrill.sizing import cli as sizing_cli
 
     parser = argparse.ArgumentParser(
         prog="peakdrill",
@@ -52,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"peakdrill {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (shop_cli, drill_cli, report_cli):
+    for module in (shop_cli, drill_cli, report_cli, profile_cli, chaos_cli, load_cli, capacity_cli, merge_cli, sizing_cli):
         module.register(subparsers)
     return parser
 

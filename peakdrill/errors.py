@@ -44,3 +44,20 @@ class RunDirError(PeakdrillError):
 
 class DrillError(PeakdrillError):
     """A drill could not run to its end (a process failed to start, an experiment failed to load)."""
+
+
+class DependencyError(ShopError):
+    """A provider the shop calls (payment gateway, courier, chat bot) failed, timed out, refused
+    the connection, or its circuit breaker is open; the caller degrades instead of failing."""
+
+
+class ChaosError(PeakdrillError):
+    """A chaos activity got a wrong argument, or a fault could not be injected or removed."""
+
+
+class KeepAliveError(PeakdrillError):
+    """The installed geventhttpclient is not one the keep-alive fix was checked against."""
+
+
+class SizingError(PeakdrillError):
+    """A calibration could not be measured, or a sizing plan cannot be made from the given figures."""

@@ -125,6 +125,12 @@ class EventBus:
     def subscribe(self, handler: Handler) -> None:
         self._handlers.append(handler)
 
+    def timeline(self) -> dict:
+        for handler in self._handlers:
+            if isinstance(handler, JsonlEventWriter):
+                return {"file": str(handler.path), "start_ts": handler.start_ts, "experiment": self.experiment}
+        return {}
+
     def publish(self, event: Event) -> None:
         if getattr(event, "experiment", None) == "" and self.experiment:
             event = replace(event, experiment=self.experiment)
@@ -171,3 +177,23 @@ def activate(bus: EventBus | None) -> None:
 def publish(event: Event) -> None:
     if _active_bus is not None:
         _active_bus.publish(event)
+
+
+def active_timeline() -> dict:
+    """Where the running drill records its timeline (empty outside a drill).
+
+    A fault carries this in its ledger record, so that the dead-man watchdog or ``chaos
+    recover``, which run in other processes, can still put its removal on the drill's timeline.
+    """
+    return _active_bus.timeline() if _active_bus is not None else {}
+
+
+def publish_to(timeline: dict, event: Event) -> None:
+    """Publish on the active bus, or else append to the timeline a fault record carried along."""
+    if _active_bus is not None or not timeline:
+        return publish(event)
+    if getattr(event, "experiment", None) == "":
+        event = replace(event, experiment=timeline.get("experiment", ""))
+    path = Path(timeline["file"])
+    if path.parent.is_dir():  # a run directory deleted since is not recreated
+        JsonlEventWriter(path.parent, float(timeline["start_ts"]))(event)

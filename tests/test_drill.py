@@ -59,3 +59,32 @@ def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(sh
     score = json.loads((run_dir / "score.json").read_text())
     assert score["verdict"] == "INCONCLUSIVE" and score["status"] == "interrupted"
     assert "interrupted" in (run_dir / "report.html").read_text().lower()
+
+
+def test_kill_9_of_the_runner_mid_fault_leaves_the_dead_man_and_the_load_to_clean_up(shop, tmp_path):
+    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=40, fault_at_s=6, outage_s=30)
+    reports = tmp_path / "reports"
+    process = peakdrill("drill", str(drill), "--reports-dir", str(reports), "--no-report")
+    try:
+        run_dir, injected = wait_for_event(reports, "fault_injected", timeout=60)
+        locust_pid = next(e["pid"] for e in read_events(run_dir) if e["type"] == "load_started")
+        locust_family = [psutil.Process(locust_pid), *psutil.Process(locust_pid).children(recursive=True)]
+        process.kill()
+        process.wait(timeout=10)
+        # The dead-man notices its injector died and restores Redis; the timeline says who did it.
+        _, removed = wait_for_event(reports, "fault_removed", timeout=15)
+        assert removed["fault_id"] == injected["fault_id"] and removed["by"] == "dead-man"
+        assert removed["experiment"].endswith("cache-outage.yaml")
+        assert supervisor.redis_running(load_state(shop.shop_dir))
+        # Locust notices its runner died and stops the load by itself.
+        psutil.wait_procs(locust_family, timeout=30)
+        assert not [p.pid for p in locust_family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    recover = subprocess.run([sys.executable, "-m", "peakdrill.cli", "chaos", "recover", "--shop-dir", shop.shop_dir],
+                             capture_output=True, text=True, timeout=60)
+    assert recover.returncode == 0 and "nothing left" in recover.stdout
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # it crashed: never closed
+    report = subprocess.run([sys.executable, "-m", "peakdrill.cli", "report", str(run_dir)], capture_output=True, text=True, timeout=120)
+    assert report.returncode == 3, report.stdout + report.stderr

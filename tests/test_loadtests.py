@@ -25,4 +25,7 @@ def test_plain_locust_headless_runs_without_failures(shop, tmp_path):
     assert int(total["Failure Count"]) == 0, (tmp_path / "stats_failures.csv").read_text()
     # Both journeys ran, with ids folded into names so the stats stay readable.
     assert {"/api/products/[id]", "/api/orders", "/api/cs/chats", "first response"} <= set(rows)
+    # Every step of the order journey, and the customer-service follow-ups, through the endpoint map.
+    assert {"/api/inventory/[id]", "/api/carts", "/api/carts/[id]/items", "/api/orders/[id]/pay",
+            "/api/orders/[id]/tracking", "/api/cs/chats/[id]/escalate"} <= set(rows)
     assert not any(name.rstrip("/").split("/")[-1].isdigit() for name in rows)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import sqlite3
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -16,40 +13,11 @@ import requests
 
 from peakdrill.errors import ShopError
 from peakdrill.shop import cli as shop_cli
-from peakdrill.shop import (Control, clear_control, load_state, redis_running, start_redis, start_shop, stop_redis,
-                            stop_shop, write_control)
+from peakdrill.shop import (get_bot_capacity, get_standin_fault, load_state, set_standin_fault, start_shop,
+                            stop_shop)
 from peakdrill.shop import redis_server
-from peakdrill.shop.control import RELOAD_S
-
-TIMEOUT = 10
-
-
-def key() -> str:
-    return uuid.uuid4().hex
-
-
-def db(shop) -> sqlite3.Connection:
-    conn = sqlite3.connect(shop.database.path, timeout=5)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-def order(shop, k: str, product_id: int = 3, quantity: int = 1, customer: str = "c-test") -> requests.Response:
-    return requests.post(f"{shop.url}/api/orders", headers={"Idempotency-Key": k}, timeout=TIMEOUT,
-                         json={"customer_id": customer, "items": [{"product_id": product_id, "quantity": quantity}]})
-
-
-def metric(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        match = re.match(r"^(\w+)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
-        if not match or match.group(1) != name:
-            continue
-        have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
-        if all(have.get(k) == v for k, v in labels.items()):
-            total += float(match.group(3))
-    return total
+from peakdrill.shop.breaker import CircuitBreaker
+from shopkit import TIMEOUT, db, key, open_chat, order, pay, poll
 
 
 def test_health(shop):
@@ -65,6 +33,34 @@ def test_state_file_matches(shop):
     assert set(data) >= {"url", "host", "port", "shop_dir", "started_at", "database", "redis", "app"}
     assert set(data["redis"]) >= {"host", "port", "pid", "binary", "config"}
     assert psutil.Process(data["app"]["pid"]).children(), "gunicorn master should have workers"
+    assert set(data["standins"]) == {"payment", "courier", "bot"}
+    pids = {data["sync"]["pid"], data["redis"]["pid"], data["app"]["pid"]}
+    for name, standin in data["standins"].items():
+        assert set(standin) == {"pid", "create_time", "port", "url", "admin_url"}
+        assert standin["url"] == f"http://127.0.0.1:{standin['port']}" and standin["admin_url"] != standin["url"]
+        assert get_standin_fault(state, name) == {"mode": "ok", "latency_ms": 0, "error_ratio": 0.0}
+        pids.add(standin["pid"])
+    assert len(pids) == 6 and all(psutil.pid_exists(pid) for pid in pids), "each stand-in is its own process"
+    assert data["sync"]["lag_s"] == 2.0 and get_bot_capacity(state) == {"slots": 2}
+
+
+def test_standin_admin_api_validates_and_is_idempotent(shop):
+    admin = shop.standins["courier"].admin_url + "/admin/fault"
+    for bad in ({"mode": "flaky"}, {"latency_ms": -1}, {"latency_ms": 1.5}, {"error_ratio": 1.5}, {"colour": "red"}, [1]):
+        response = requests.put(admin, json=bad, timeout=TIMEOUT)
+        assert response.status_code == 400 and response.json()["error"] == "invalid setting", (bad, response.text)
+    assert requests.put(shop.standins["bot"].admin_url + "/admin/capacity", json={"slots": -1},
+                        timeout=TIMEOUT).status_code == 400
+    try:
+        assert requests.put(admin, json={"latency_ms": 5}, timeout=TIMEOUT).json() == {
+            "mode": "ok", "latency_ms": 5, "error_ratio": 0.0}  # a subset keeps the other fields
+        assert set_standin_fault(shop, "courier", latency_ms=5) == set_standin_fault(shop, "courier", latency_ms=5)
+    finally:
+        assert set_standin_fault(shop, "courier") == {"mode": "ok", "latency_ms": 0, "error_ratio": 0.0}
+    with pytest.raises(ShopError, match="'warehouse'"):
+        set_standin_fault(shop, "warehouse", mode="error")
+    with pytest.raises(ShopError, match="'sometimes'"):
+        set_standin_fault(shop, "payment", mode="sometimes")
 
 
 def test_product_detail_miss_then_hit(shop):
@@ -97,7 +93,7 @@ def test_order_idempotency(shop):
         assert conn.execute("SELECT COUNT(*) FROM orders WHERE idempotency_key = ?", (k,)).fetchone()[0] == 1
         assert conn.execute("SELECT stock FROM inventory WHERE product_id = 5").fetchone()[0] == stock_before - 2
     other_body = order(shop, k, product_id=6)
-    assert other_body.status_code == 422 and "different order" in other_body.json()["detail"]
+    assert other_body.status_code == 422 and "different request (order" in other_body.json()["detail"]
 
 
 def test_concurrent_retries_create_one_order(shop):
@@ -113,39 +109,15 @@ def test_concurrent_retries_create_one_order(shop):
 def test_payment_idempotency(shop):
     order_id = order(shop, key()).json()["order_id"]
     pay_key = key()
-    pay = lambda k: requests.post(f"{shop.url}/api/orders/{order_id}/pay", headers={"Idempotency-Key": k},
-                                  timeout=TIMEOUT)
-    first, again = pay(pay_key), pay(pay_key)
+    first, again = pay(shop, order_id, pay_key), pay(shop, order_id, pay_key)
     assert first.status_code == again.status_code == 200
     assert first.json()["status"] == "paid" and first.json()["payment_id"] == again.json()["payment_id"]
-    assert pay(key()).status_code == 409  # a second, different charge for a paid order is refused
+    assert pay(shop, order_id, key()).status_code == 409  # a second, different charge for a paid order is refused
     with db(shop) as conn:
         rows = conn.execute("SELECT status FROM payments WHERE order_id = ?", (order_id,)).fetchall()
     assert [r["status"] for r in rows] == ["succeeded"]
     status = requests.get(f"{shop.url}/api/orders/{order_id}", timeout=TIMEOUT).json()
     assert status["status"] == "paid" and status["payment"]["payment_id"] == first.json()["payment_id"]
-
-
-def test_gateway_failure_keeps_order_pending_and_retry_pays_once(shop):
-    order_id = order(shop, key()).json()["order_id"]
-    pay_key = key()
-    pay = lambda k: requests.post(f"{shop.url}/api/orders/{order_id}/pay", headers={"Idempotency-Key": k},
-                                  timeout=TIMEOUT)
-    try:
-        write_control(shop.shop_dir, Control(gateway_mode="error"))
-        time.sleep(RELOAD_S + 0.2)
-        failed = pay(pay_key)
-        assert failed.status_code == 502 and failed.json()["status"] == "payment_pending"
-        assert pay(key()).status_code == 409  # a new key while one is pending would risk a double charge
-    finally:
-        clear_control(shop.shop_dir)
-    time.sleep(RELOAD_S + 0.2)
-    retried = pay(pay_key)
-    assert retried.status_code == 200 and retried.json()["payment_id"] == failed.json()["payment_id"]
-    recon = requests.get(f"{shop.url}/api/admin/reconciliation", timeout=TIMEOUT).json()
-    mine = [p for p in recon["payments"] if p["order_id"] == order_id]
-    assert [p["status"] for p in mine] == ["succeeded"] and recon["double_charged_orders"] == []
-    assert any(o["order_id"] == order_id and o["status"] == "paid" for o in recon["orders"])
 
 
 @pytest.mark.parametrize("method, path, headers, body, expected", [
@@ -170,9 +142,37 @@ def test_gateway_failure_keeps_order_pending_and_retry_pays_once(shop):
     ("POST", "/api/cs/chats", {}, {"channel": "fax", "intent": "pre_sales", "customer_id": "c"}, 422),
     ("POST", "/api/cs/chats", {}, {"channel": "chat", "intent": "gossip", "customer_id": "c"}, 422),
     ("GET", "/api/cs/chats/999999", {}, None, 404),
+    ("POST", "/api/cs/chats", {}, "{not json", 400),
+    ("POST", "/api/cs/chats", {}, {"channel": "chat", "intent": "pre_sales", "customer_id": ""}, 422),
+    ("POST", "/api/cs/chats/999999/messages", {}, {"text": "hi"}, 404),
+    ("POST", "/api/cs/chats/1/messages", {}, "{not json", 400),
+    ("POST", "/api/cs/chats/999999/escalate", {}, None, 404),
+    ("POST", "/api/cs/chats/999999/close", {}, {"satisfaction": 3}, 404),
+    ("POST", "/api/cs/chats/1/close", {}, {"satisfaction": -1}, 422),
+    ("GET", "/api/inventory/999999", {}, None, 404),
+    ("GET", "/api/inventory/-1", {}, None, 404),
+    ("POST", "/api/carts", {}, "{not json", 400),
+    ("POST", "/api/carts", {}, {"customer_id": 7}, 422),
+    ("POST", "/api/carts/999999/items", {}, {"product_id": 1, "quantity": 1}, 404),
+    ("POST", "/api/carts/{cart}/items", {}, {"product_id": 999999, "quantity": 1}, 422),
+    ("POST", "/api/carts/{cart}/items", {}, {"product_id": 1, "quantity": -1}, 422),
+    ("POST", "/api/carts/{cart}/items", {}, "{not json", 400),
+    ("GET", "/api/carts/999999", {}, None, 404),
+    ("POST", "/api/orders", {"Idempotency-Key": "bad-11"}, {"customer_id": "c", "cart_id": 999999}, 404),
+    ("POST", "/api/orders", {"Idempotency-Key": "bad-12"}, {"customer_id": "c", "cart_id": -3}, 422),
+    ("GET", "/api/orders/999999/tracking", {}, None, 404),
+    ("POST", "/api/returns", {}, {"order_id": 1, "reason": "broken", "customer_id": "c"}, 400),
+    ("POST", "/api/returns", {"Idempotency-Key": "bad-r1"}, "{not json", 400),
+    ("POST", "/api/returns", {"Idempotency-Key": "bad-r2"}, {"order_id": 999999, "reason": "broken", "customer_id": "c"}, 404),
+    ("POST", "/api/returns", {"Idempotency-Key": "bad-r3"}, {"order_id": -1, "reason": "broken", "customer_id": "c"}, 422),
+    ("POST", "/api/returns", {"Idempotency-Key": "bad-r4"}, {"order_id": 1, "reason": "", "customer_id": "c"}, 422),
+    ("GET", "/api/admin/reconciliation?since=yesterday", {}, None, 400),
 ])
 def test_bad_requests_are_4xx_json(shop, method, path, headers, body, expected):
     data = body if isinstance(body, str) else (json.dumps(body) if body is not None else None)
+    if "{cart}" in path:  # an open cart, so the request fails on the bad field, not on the cart
+        cart = requests.post(f"{shop.url}/api/carts", json={"customer_id": "c-bad"}, timeout=TIMEOUT).json()
+        path = path.format(cart=cart["cart_id"])
     response = requests.request(method, shop.url + path, headers={"Content-Type": "application/json", **headers},
                                 data=data, timeout=TIMEOUT)
     assert response.status_code == expected, response.text
@@ -194,63 +194,93 @@ def test_chat_gets_bot_reply(shop):
     assert requests.post(f"{chat_url}/messages", json={"text": "hi"}, timeout=TIMEOUT).status_code == 409
 
 
-def test_busy_bot_escalates_to_human_queue(shop):
-    def open_chat(n):
-        return requests.post(f"{shop.url}/api/cs/chats", timeout=TIMEOUT,
-                             json={"channel": "phone", "intent": "logistics", "customer_id": f"c-{n}"}).json()
-    with ThreadPoolExecutor(12) as pool:  # 2 workers x 2 bot slots: most of 12 at once must queue
-        chats = list(pool.map(open_chat, range(12)))
-    queued = [c for c in chats if c["status"] == "queued"]
-    assert queued and all(c["first_reply"] is None for c in queued)
-    deadline = time.monotonic() + 15
-    view = {}
-    while time.monotonic() < deadline:
-        view = requests.get(f"{shop.url}/api/cs/chats/{queued[0]['chat_id']}", timeout=TIMEOUT).json()
-        if view["first_response_ms"] is not None:
-            break
-        time.sleep(0.2)
+def test_circuit_breaker_opens_probes_once_and_closes():
+    breaker = CircuitBreaker("test", failures=2, reset_s=0.2)
+    breaker.failure()
+    assert breaker.allow() and breaker.state == "closed"
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    time.sleep(0.25)
+    assert breaker.allow() and breaker.state == "half_open"
+    assert not breaker.allow(), "only one probe while half-open"
+    breaker.failure()
+    assert breaker.state == "open" and not breaker.allow()
+    time.sleep(0.25)
+    assert breaker.allow()
+    breaker.success()
+    assert breaker.state == "closed" and breaker.allow() and breaker.allow()
+
+
+def test_cart_becomes_one_order(shop):
+    cart = requests.post(f"{shop.url}/api/carts", json={"customer_id": "c-cart"}, timeout=TIMEOUT)
+    assert cart.status_code == 201
+    cart_url = f"{shop.url}/api/carts/{cart.json()['cart_id']}"
+    for product_id, quantity in ((12, 1), (13, 2), (12, 2)):
+        added = requests.post(f"{cart_url}/items", json={"product_id": product_id, "quantity": quantity}, timeout=TIMEOUT)
+        assert added.status_code == 200, added.text
+    view = requests.get(cart_url, timeout=TIMEOUT).json()
+    assert [(i["product_id"], i["quantity"]) for i in view["items"]] == [(12, 3), (13, 2)] and view["status"] == "open"
+    body = {"customer_id": "c-cart", "cart_id": view["cart_id"]}
+    k = key()
+    placed = requests.post(f"{shop.url}/api/orders", json=body, headers={"Idempotency-Key": k}, timeout=TIMEOUT)
+    replay = requests.post(f"{shop.url}/api/orders", json=body, headers={"Idempotency-Key": k}, timeout=TIMEOUT)
+    assert (placed.status_code, replay.status_code) == (201, 200)
+    assert placed.json()["total"] == view["total"] and replay.json()["order_id"] == placed.json()["order_id"]
+    items = requests.get(f"{shop.url}/api/orders/{placed.json()['order_id']}", timeout=TIMEOUT).json()["items"]
+    assert [(i["product_id"], i["quantity"]) for i in items] == [(12, 3), (13, 2)]
+    again = requests.post(f"{shop.url}/api/orders", json=body, headers={"Idempotency-Key": key()}, timeout=TIMEOUT)
+    assert again.status_code == 409 and "create a new cart" in again.json()["detail"]
+    other = requests.post(f"{shop.url}/api/orders", json={**body, "customer_id": "c-thief"},
+                          headers={"Idempotency-Key": key()}, timeout=TIMEOUT)
+    assert other.status_code == 422
+    assert requests.post(f"{cart_url}/items", json={"product_id": 1, "quantity": 1}, timeout=TIMEOUT).status_code == 409
+
+
+def test_return_request_is_idempotent(shop):
+    order_id = order(shop, key(), product_id=14, customer="c-ret").json()["order_id"]
+    body = {"order_id": order_id, "reason": "arrived broken", "customer_id": "c-ret"}
+    k = key()
+    first = requests.post(f"{shop.url}/api/returns", json=body, headers={"Idempotency-Key": k}, timeout=TIMEOUT)
+    again = requests.post(f"{shop.url}/api/returns", json=body, headers={"Idempotency-Key": k}, timeout=TIMEOUT)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json() == again.json() and first.json()["status"] == "requested"
+    changed = requests.post(f"{shop.url}/api/returns", json={**body, "reason": "changed my mind"},
+                            headers={"Idempotency-Key": k}, timeout=TIMEOUT)
+    assert changed.status_code == 422
+    stranger = requests.post(f"{shop.url}/api/returns", json={**body, "customer_id": "c-other"},
+                             headers={"Idempotency-Key": key()}, timeout=TIMEOUT)
+    assert stranger.status_code == 422
+    with db(shop) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM returns WHERE order_id = ?", (order_id,)).fetchone()[0] == 1
+
+
+def test_inventory_is_fed_by_the_sync_worker(shop):
+    before = requests.get(f"{shop.url}/api/inventory/160", timeout=TIMEOUT).json()
+    assert before["stale"] is False and before["available"] > 0
+    with db(shop) as conn:  # the stores report an in-store sale of 7 units
+        conn.execute("INSERT INTO store_movements (product_id, delta, at) VALUES (160, -7, ?)", (time.time(),))
+    after = poll(lambda: requests.get(f"{shop.url}/api/inventory/160", timeout=TIMEOUT).json(),
+                 lambda body: body["available"] == before["available"] - 7)
+    assert after["available"] == before["available"] - 7 and after["synced_at"] > before["synced_at"]
+
+
+def test_tracking_through_the_courier(shop):
+    order_id = order(shop, key(), product_id=15).json()["order_id"]
+    tracked = requests.get(f"{shop.url}/api/orders/{order_id}/tracking", timeout=TIMEOUT)
+    assert tracked.status_code == 200
+    assert tracked.json() | {"updated_at": 0} == {"order_id": order_id, "status": "label_created", "source": "courier",
+                                                   "updated_at": 0}
+
+
+def test_customer_escalates_a_bot_chat(shop):
+    chat = open_chat(shop, intent="payment_dispute", customer="c-esc")
+    assert chat["status"] == "bot"
+    escalated = requests.post(f"{shop.url}/api/cs/chats/{chat['chat_id']}/escalate", timeout=TIMEOUT)
+    assert escalated.status_code == 200 and escalated.json() == {"chat_id": chat["chat_id"], "status": "queued"}
+    view = poll(lambda: requests.get(f"{shop.url}/api/cs/chats/{chat['chat_id']}", timeout=TIMEOUT).json(),
+                lambda body: body["messages"][-1]["from"] == "human")
     assert view["status"] == "human" and view["messages"][-1]["from"] == "human"
-    assert view["first_response_ms"] >= 200
-
-
-def test_bot_without_capacity_queues_every_chat(shop):
-    try:
-        write_control(shop.shop_dir, Control(bot_slots=0))
-        time.sleep(RELOAD_S + 0.2)
-        body = requests.post(f"{shop.url}/api/cs/chats", timeout=TIMEOUT,
-                             json={"channel": "app", "intent": "after_sales", "customer_id": "c-x"}).json()
-        assert body["status"] == "queued" and body["first_reply"] is None
-    finally:
-        clear_control(shop.shop_dir)
-    time.sleep(RELOAD_S + 0.2)
-
-
-def test_cache_outage_falls_back_and_recovers(shop):
-    state = load_state(shop.shop_dir)
-    url = f"{shop.url}/api/products/42"
-    try:
-        stop_redis(state)
-        assert not redis_running(state)
-        assert not psutil.pid_exists(state.redis.pid) or psutil.Process(state.redis.pid).status() == "zombie"
-        reads = [requests.get(url, timeout=TIMEOUT) for _ in range(5)]
-        assert all(r.status_code == 200 for r in reads)
-        assert {r.headers["X-Cache"] for r in reads} == {"fallback"}
-        health = requests.get(f"{shop.url}/healthz", timeout=TIMEOUT)
-        assert health.status_code == 200 and health.json()["cache"] == "down"
-        text = requests.get(f"{shop.url}/metrics", timeout=TIMEOUT).text
-        assert metric(text, "shop_cache_op_duration_seconds_count", op="get", result="error") >= 1
-        assert metric(text, "shop_cache_fallbacks_total") >= 5
-        assert metric(text, "shop_http_request_duration_seconds_count", route="/api/products/<id>",
-                      method="GET", status="200") >= 5
-    finally:
-        restarted = start_redis(state)
-    assert redis_running(restarted) and restarted.redis.pid != state.redis.pid
-    assert load_state(shop.shop_dir).redis.pid == restarted.redis.pid
-    assert restarted.redis.port == state.redis.port
-    assert start_redis(restarted).redis.pid == restarted.redis.pid  # idempotent
-    time.sleep(0.6)  # the app's breaker skips Redis for 0.5 s after an error
-    sources = [requests.get(url, timeout=TIMEOUT).headers["X-Cache"] for _ in range(4)]
-    assert sources[0] in ("miss", "fallback") and sources[-1] == "hit"
+    assert view["first_response_ms"] == chat["first_response_ms"]  # the bot's reply stays the first response
 
 
 def _shop_cli(*argv: str) -> int:
@@ -266,8 +296,9 @@ def test_cli_up_status_down_leaves_no_process(tmp_path, capsys):
         assert _shop_cli("shop", "up", "--shop-dir", shop_dir, "--port", "0", "--workers", "1") == 0
         state = load_state(shop_dir)
         assert state.url in capsys.readouterr().out
-        pids = [state.app.pid, state.redis.pid] + [c.pid for c in psutil.Process(state.app.pid).children()]
-        assert len(pids) == 3
+        pids = [state.app.pid, state.redis.pid, state.sync.pid, *(s.pid for s in state.standins.values()),
+                *(c.pid for c in psutil.Process(state.app.pid).children())]
+        assert len(set(pids)) == 7
         assert _shop_cli("shop", "status", "--shop-dir", shop_dir) == 0
         with pytest.raises(ShopError, match="already running"):
             start_shop(shop_dir, port=0)

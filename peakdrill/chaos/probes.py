@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 
+from peakdrill.chaos import client
 from peakdrill.chaos.target import shop_url
 from peakdrill.histograms import Bucket
 
 __all__ = ["shop_healthy", "product_read_latency_ms", "product_read_sources"]
 
-PROBE_TIMEOUT_S = 5.0
-
-
-def _get(url: str) -> tuple[int, dict[str, str]]:
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as resp:
-            resp.read()
-            return resp.status, dict(resp.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers or {})
-    except (urllib.error.URLError, TimeoutError, ConnectionError):
-        return 0, {}
-
 
 def shop_healthy(shop_dir: str = ".peakdrill/shop") -> bool:
     """True when the shop answers its health check with 200."""
-    status, _ = _get(shop_url(shop_dir) + "/healthz")
-    return status == 200
+    return client.call("GET", shop_url(shop_dir) + "/healthz").status == 200
 
 
 def product_read_latency_ms(shop_dir: str = ".peakdrill/shop", samples: int = 20, percentile: float = 95.0,
@@ -39,7 +24,7 @@ def product_read_latency_ms(shop_dir: str = ".peakdrill/shop", samples: int = 20
     bucket = Bucket()
     for index in range(int(samples)):
         started = time.perf_counter()
-        status, _ = _get(f"{base}/api/products/{ids[index % len(ids)]}")
+        status = client.call("GET", f"{base}/api/products/{ids[index % len(ids)]}").status
         elapsed_ms = (time.perf_counter() - started) * 1000
         bucket.record(elapsed_ms if status == 200 else 60_000.0, status != 200)
     return round(bucket.percentile_ms(float(percentile)), 2)
@@ -50,7 +35,7 @@ def product_read_sources(shop_dir: str = ".peakdrill/shop", samples: int = 10) -
     base = shop_url(shop_dir)
     seen: dict[str, int] = {}
     for index in range(int(samples)):
-        status, headers = _get(f"{base}/api/products/{index % 5 + 1}")
-        key = f"{status} {headers.get('X-Cache', '-')}"
+        reply = client.call("GET", f"{base}/api/products/{index % 5 + 1}")
+        key = f"{reply.status} {reply.headers.get('X-Cache', '-')}"
         seen[key] = seen.get(key, 0) + 1
     return seen

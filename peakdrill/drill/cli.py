@@ -8,6 +8,7 @@ from pathlib import Path
 from peakdrill.cli import option
 from peakdrill.drill.plan import Overrides, build_plan
 from peakdrill.drill.runner import run_drill
+from peakdrill.rundir import RunDir
 
 DESCRIPTION = """\
 Run a drill: the drill's load profile through real Locust (a master and local workers) and its
@@ -35,9 +36,14 @@ def handle(args: argparse.Namespace) -> int:
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {len(plan.steps)} experiment(s), {plan.workers} Locust worker(s)",
           flush=True)
     run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress)
+    return finish_run(run, args.no_report)
+
+
+def finish_run(run: RunDir, no_report: bool) -> int:
+    """Say how the run ended, score it (unless told not to) and return the exit code."""
     status = run.read_meta()["status"]
     print(f"peakdrill: run {status}: {run.path}", flush=True)
-    if args.no_report:
+    if no_report:
         return 0 if status == "completed" else 3
     from peakdrill.report import build_report
 

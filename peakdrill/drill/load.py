@@ -1,8 +1,10 @@
-"""Runs real Locust, headless, as its own process group: a master and N local worker processes.
+"""Runs real Locust, headless, as its own process group.
 
-The drill runner talks to Locust only through the process and the run directory: the profile
-shape ends the test by itself, and stopping early is Locust's own graceful SIGTERM, escalated to
-SIGKILL of the process group we created if it does not go in time.
+Three roles (:class:`Topology`): ``local`` is a master with N forked local workers; ``master``
+waits for N workers on other machines; ``worker`` joins a master elsewhere and writes nothing
+itself (its master records everything). The runner talks to Locust only through the process and
+the run directory: the shape ends the test by itself, and stopping early is Locust's own graceful
+SIGTERM, escalated to SIGKILL of the process group we created if it does not go in time.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from peakdrill.errors import DrillError
 
@@ -25,6 +29,18 @@ SHAPE_FILE = importlib.util.find_spec("peakdrill.loadgen.shape").origin
 
 
 @dataclass(slots=True, frozen=True)
+class Topology:
+    """Where this Locust process sits in a run: alone with local workers, or one side of a multi-machine run."""
+
+    role: Literal["local", "master", "worker"] = "local"
+    # master: the interface and port it listens on for workers; worker: where its master listens.
+    master_host: str = "127.0.0.1"
+    master_port: int = 5557
+    # master: how long to wait for all workers before giving up (Locust's --expect-workers-max-wait).
+    wait_for_workers_s: float = 120.0
+
+
+@dataclass(slots=True, frozen=True)
 class LoadSpec:
     locustfile: Path
     profile: Path
@@ -32,6 +48,16 @@ class LoadSpec:
     workers: int
     host: str
     run_dir: Path
+    topology: Topology = Topology()
+    shape_file: str = SHAPE_FILE
+    # Extra environment for Locust (a capacity search hands its steps to its shape this way).
+    env: tuple[tuple[str, str], ...] = ()
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 class LocustProcess:
@@ -40,15 +66,27 @@ class LocustProcess:
         self.process: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
-        spec = self.spec
+        spec, topology = self.spec, self.spec.topology
+        common = [sys.executable, "-m", "locust", "-f", f"{spec.locustfile},{spec.shape_file}",
+                  "--logfile", str(spec.run_dir / "locust.log")]
+        if topology.role == "worker":
+            # The master sends the host and the user counts; a worker only needs to find it.
+            return [*common, "--worker", "--processes", str(spec.workers),
+                    "--master-host", topology.master_host, "--master-port", str(topology.master_port)]
+        if topology.role == "master":
+            workers = ["--master", "--expect-workers", str(spec.workers),
+                       "--expect-workers-max-wait", f"{topology.wait_for_workers_s:g}",
+                       "--master-bind-host", topology.master_host, "--master-bind-port", str(topology.master_port)]
+        else:
+            # Locust's default *:5557 would clash with any other run on this machine, and need not be public.
+            port = str(_free_loopback_port())
+            workers = ["--processes", str(spec.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                       "--master-host", "127.0.0.1", "--master-port", port]
         return [
-            sys.executable, "-m", "locust",
-            "-f", f"{spec.locustfile},{SHAPE_FILE}",
+            *common, *workers,
             "--headless", "--host", spec.host,
-            "--processes", str(spec.workers),
             "--stop-timeout", "5",
             "--only-summary",
-            "--logfile", str(spec.run_dir / "locust.log"),
             # Locust's own summary beside ours, so anyone can cross-check the totals.
             "--csv", str(spec.run_dir / "locust"),
             "--peakdrill-run-dir", str(spec.run_dir),
@@ -56,7 +94,10 @@ class LocustProcess:
 
     def start(self) -> int:
         env = dict(os.environ, PEAKDRILL_PROFILE=str(self.spec.profile), PEAKDRILL_SCALE=str(self.spec.scale),
-                   PEAKDRILL_RUN_DIR=str(self.spec.run_dir))
+                   **dict(self.spec.env))
+        if self.spec.topology.role != "worker":  # a worker's master owns the run directory and its timeline
+            env["PEAKDRILL_RUN_DIR"] = str(self.spec.run_dir)
+            env["PEAKDRILL_RUNNER_PID"] = str(os.getpid())  # Locust stops itself if we die
         output = (self.spec.run_dir / "locust.out").open("ab")
         try:
             # Its own session: a Ctrl-C meant for the drill reaches the runner, which stops Locust in order.

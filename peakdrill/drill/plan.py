@@ -76,6 +76,8 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
     ensure_allowed(target_url, allowed, str(drill_file))
     # The chaos provider runs in this process and checks its own targets against the same list.
     os.environ["PEAKDRILL_ALLOWED_HOSTS"] = ",".join(allowed)
+    if drill.target.endpoint_map:  # Locust inherits it: the journeys read the target's paths from there
+        os.environ["PEAKDRILL_ENDPOINTS"] = drill.target.endpoint_map
 
     duration = sum(stage.duration for stage in stages)
     steps = []

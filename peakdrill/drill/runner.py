@@ -3,6 +3,10 @@
 The shape is chaoslib's ``Runner._run``: everything that was started is stopped in ``finally``,
 whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is closed with an
 honest status so the report can still be written from what was recorded.
+
+``peakdrill load`` and ``peakdrill capacity`` are drills without a timeline: they run through
+here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology and shape,
+and when to end the load early).
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ import platform
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdrill import __version__, events
 from peakdrill.drill.experiments import run_step
-from peakdrill.drill.load import LoadSpec, LocustProcess
+from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
 from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
@@ -40,6 +45,19 @@ def _raise_terminated(signum, frame):
     raise _Terminated()
 
 
+@dataclass(slots=True, frozen=True)
+class RunMode:
+    """What a load run or a capacity search changes about a drill run; the defaults are a drill's."""
+
+    kind: str = "drill"
+    topology: Topology = Topology()
+    shape_file: str = SHAPE_FILE
+    env: tuple[tuple[str, str], ...] = ()
+    meta: dict = field(default_factory=dict)  # extra run.json fields, written at the start
+    # Polled while the load runs with the run directory; a non-empty reason ends the load early.
+    stop_when: Callable[[Path], str] | None = None
+
+
 def _versions() -> dict:
     found = {"peakdrill": __version__, "python": platform.python_version()}
     for package in ("locust", "chaostoolkit-lib", "chaostoolkit"):
@@ -50,11 +68,10 @@ def _versions() -> dict:
     return found
 
 
-def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float) -> dict:
+def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) -> dict:
     drill = plan.drill
-    return {
-        "format": 1, "run_id": run.run_id, "kind": "drill",
-        "drill": {"name": drill.name, "file": str(plan.drill_file), "description": drill.description},
+    meta = {
+        "format": 1, "run_id": run.run_id, "kind": mode.kind,
         "profile": {"name": plan.profile.name, "file": str(plan.profile_file)},
         "scale": plan.scale, "workers": plan.workers,
         "target": {"url": plan.target_url, "allowed_hosts": list(plan.allowed_hosts)},
@@ -64,6 +81,9 @@ def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float) -> dict:
         "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
         "status": "running",
     }
+    if mode.kind == "drill":
+        meta["drill"] = {"name": drill.name, "file": str(plan.drill_file), "description": drill.description}
+    return meta | mode.meta
 
 
 def _on_the_clock(plan: DrillPlan, offset_s: float) -> dict:
@@ -71,7 +91,7 @@ def _on_the_clock(plan: DrillPlan, offset_s: float) -> dict:
     stages, cursor = [], offset_s
     for stage in plan.stages:
         stages.append({"name": stage.name, "start_s": round(cursor, 3), "end_s": round(cursor + stage.duration, 3),
-                       "users": stage.users, "measured": stage.measured})
+                       "users": stage.users, "arrival_rate": stage.arrival_rate, "measured": stage.measured})
         cursor += stage.duration
     timeline = [{"at_s": round(offset_s + step.at_s, 3), "experiment": str(step.path), "title": step.title,
                  "recovery_target_s": step.recovery_target_s} for step in plan.steps]
@@ -85,12 +105,16 @@ class DrillRun:
     bus: events.EventBus
     locust: LocustProcess
     show_progress: bool
+    mode: RunMode = RunMode()
     status: str = "failed"
     watcher: DrillWatcher | None = None
+    ended_early: str = ""
 
     def _wait_for_load_start(self) -> float:
         """The load clock starts at the profile shape's first tick, which it writes to events.jsonl."""
-        deadline = time.monotonic() + LOAD_START_TIMEOUT_S
+        topology = self.mode.topology
+        timeout = LOAD_START_TIMEOUT_S + (topology.wait_for_workers_s if topology.role == "master" else 0)
+        deadline = time.monotonic() + timeout
         events_file = self.run.path / events.EVENTS_FILE
         while time.monotonic() < deadline:
             if self.locust.poll() is not None:
@@ -100,17 +124,24 @@ class DrillRun:
                     if '"stage_started"' in line:
                         return float(json.loads(line)["ts"])
             time.sleep(0.2)
-        raise DrillError(f"Locust did not start the load within {LOAD_START_TIMEOUT_S:.0f}s; its log says:\n{self.locust.log_tail()}")
+        raise DrillError(f"Locust did not start the load within {timeout:.0f}s; its log says:\n{self.locust.log_tail()}")
+
+    def _load_over(self) -> bool:
+        if self.mode.stop_when and not self.ended_early:
+            self.ended_early = self.mode.stop_when(self.run.path)
+        return self.locust.poll() is not None or self.watcher.aborted.is_set() or bool(self.ended_early)
 
     def _sleep_until(self, deadline_ts: float) -> bool:
-        """Wait for ``deadline_ts``; False if the load ended or the drill aborted first."""
+        """Wait for ``deadline_ts``; False if the load ended (or was ended early) or the drill aborted first."""
         while time.time() < deadline_ts:
-            if self.locust.poll() is not None or self.watcher.aborted.is_set():
+            if self._load_over():
                 return False
             time.sleep(min(POLL_S, max(0.0, deadline_ts - time.time())))
         return True
 
     def _next_fault(self, load_elapsed: float) -> str:
+        if not self.plan.steps:
+            return "no faults planned"
         upcoming = [step for step in self.plan.steps if step.at_s > load_elapsed]
         if not upcoming:
             return "no more faults"
@@ -137,15 +168,17 @@ class DrillRun:
                 raise KeyboardInterrupt()  # chaoslib swallowed the user's Ctrl-C after rolling back
         self._sleep_until(load_start + plan.load_duration_s + 5)
         limit = start_ts + plan.time_limit_s
-        while self.locust.poll() is None and not self.watcher.aborted.is_set() and time.time() < limit:
+        while not self._load_over() and time.time() < limit:
             time.sleep(POLL_S)
+        if self.ended_early:
+            print(f"peakdrill: ending the load early: {self.ended_early}", flush=True)
         self.status = "aborted" if self.watcher.aborted.is_set() else "completed"
 
 
-def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True) -> RunDir:
+def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode()) -> RunDir:
     run = RunDir.create(reports_dir, plan.drill.name)
     start_ts = time.time()
-    run.write_meta(_initial_meta(plan, run, start_ts))
+    run.write_meta(_initial_meta(plan, run, start_ts, mode))
     bus = events.EventBus()
     bus.subscribe(events.JsonlEventWriter(run.path, start_ts))
     if show_progress:
@@ -154,9 +187,10 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True) ->
     logging.getLogger("chaostoolkit").addHandler(chaos_log)
 
     locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
-                                    workers=plan.workers, host=plan.target_url, run_dir=run.path))
+                                    workers=plan.workers, host=plan.target_url, run_dir=run.path,
+                                    topology=mode.topology, shape_file=mode.shape_file, env=mode.env))
     scraper = MetricsScraper(plan.target_url.rstrip("/") + "/metrics", run.path)
-    drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress)
+    drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
     try:

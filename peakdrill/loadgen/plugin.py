@@ -13,6 +13,7 @@ behaves like any other under plain ``locust``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -24,9 +25,14 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
+from peakdrill.loadgen import keepalive
+from peakdrill.loadgen.openmodel import PACER
+
+keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
 GENERATOR_FILE = "generator.jsonl"
 PAYLOAD_KEY = "peakdrill"
+RUNNER_PID_ENV = "PEAKDRILL_RUNNER_PID"
 
 
 def _append_lines(path: Path, records: list[dict]) -> None:
@@ -66,6 +72,7 @@ class Collector:
                 "cpu_percent": self._process.cpu_percent(),
                 "users": runner.user_count if runner else 0,
                 "rps": self._requests_this_second,
+                **PACER.sample(),  # open model: intended against achieved arrival rate
             })
             self._requests_this_second = 0
 
@@ -139,6 +146,26 @@ def _install_local(environment: Environment, run_dir: Path) -> None:
     environment.events.quitting.add_listener(flush_all)
 
 
+def _stop_when_the_runner_dies(environment: Environment, runner_pid: int) -> None:
+    """A drill runner killed with -9 cannot stop its load: the load stops itself instead.
+
+    Its faults are removed by their dead-man timers; without this, Locust would go on loading
+    the target until its profile ends, with nobody watching the abort condition.
+    """
+    try:
+        runner = psutil.Process(runner_pid)
+    except psutil.NoSuchProcess:
+        runner = None
+
+    def watch():
+        while runner is not None and runner.is_running() and runner.status() != psutil.STATUS_ZOMBIE:
+            gevent.sleep(1.0)
+        logging.getLogger(__name__).error("the peakdrill runner (pid %s) is gone: stopping the load", runner_pid)
+        environment.runner.quit()
+
+    gevent.spawn(watch)
+
+
 @events.init_command_line_parser.add_listener
 def _add_options(parser) -> None:
     parser.add_argument(
@@ -162,3 +189,5 @@ def _on_init(environment: Environment, **_) -> None:
         _install_master(environment, Path(run_dir))
     elif run_dir:
         _install_local(environment, Path(run_dir))
+    if RUNNER_PID_ENV in os.environ and not isinstance(runner, WorkerRunner):
+        _stop_when_the_runner_dies(environment, int(os.environ[RUNNER_PID_ENV]))

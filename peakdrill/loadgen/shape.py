@@ -3,7 +3,8 @@
 Locust runs it in the master: each tick returns the user count and spawn rate of the current
 stage, and ``None`` after the last stage, which ends the run by itself. The profile and scale come
 from ``PEAKDRILL_PROFILE`` and ``PEAKDRILL_SCALE``; stage changes are written to the run
-directory's timeline when ``PEAKDRILL_RUN_DIR`` is set.
+directory's timeline when ``PEAKDRILL_RUN_DIR`` is set. An open-model profile's arrival rate goes
+to the load processes every tick (see :mod:`peakdrill.loadgen.openmodel`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from locust import LoadTestShape
 
 from peakdrill.events import JsonlEventWriter, StageStarted
+from peakdrill.loadgen.openmodel import distribute_rate
 from peakdrill.rundir import RunDir
 from peakdrill.spec.profile import Stage, load_profile
 
@@ -39,6 +41,8 @@ class ProfileShape(LoadTestShape):
         for stage in self.stages:
             if elapsed < stage.duration:
                 self._enter(stage)
+                if stage.arrival_rate is not None:
+                    distribute_rate(self.runner, stage.arrival_rate)
                 return stage.users, stage.spawn_rate
             elapsed -= stage.duration
         return None

@@ -15,6 +15,7 @@ import jinja2
 
 from peakdrill import __version__
 from peakdrill.errors import SpecError
+from peakdrill.report.capacity import capacity_result
 from peakdrill.report.rundata import RunData
 from peakdrill.report.score import Score
 from peakdrill.report.series import chart_series
@@ -86,6 +87,7 @@ def render_html(data: RunData, score: Score, template: Path | None = None) -> st
         "events": [{"t": e.t, "type": e.type, "detail": _event_detail(e), "notable": e.type in NOTABLE_EVENTS}
                    for e in data.events],
         "journals": data.journals, "faults": score.faults, "endpoints": score.endpoints,
+        "capacity": score.capacity, "capacity_result": capacity_result,
         "generator": [{"source": s, "max_cpu": c, "saturated": s in score.saturated}
                       for s, c in score.generator_max_cpu.items()],
         "server_cache": chart_data["server_cache"], "chart_json": _script_json(chart_data),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from peakdrill.report.capacity import capacity_result
 from peakdrill.report.score import Score
 
 ICONS = {"PASS": "✅", "FAIL": "❌", "INCONCLUSIVE": "⚠️"}
@@ -28,6 +29,11 @@ def render_markdown(score: Score) -> str:
     out += _table(["Verdict", "Check", "Measured", "Target", "Window"],
                   [[f"{ICONS[v.verdict]} {v.verdict}", v.title, v.measured_text, v.target_text, v.window]
                    for v in score.verdicts])
+    if score.capacity:
+        out += ["", "### Capacity search", ""]
+        out += _table(["Step", "Users", "Offered req/s", "Req/s", "Orders/s", "p95 ms", "Errors", "Result"],
+                      [[s.step, s.users, s.offered_rps, f"{s.rps:g}", f"{s.orders_per_s:g}", f"{s.p95_ms:g}", f"{s.error_ratio:.2%}",
+                        capacity_result(score.capacity, s)] for s in score.capacity.steps])
     if score.faults:
         out += ["", "### Fault windows", ""]
         out += _table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],

@@ -16,6 +16,7 @@ from typing import Any
 
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket, load_buckets
+from peakdrill.report.capacity import Capacity, parse_capacity
 
 DEFAULT_SLO = {"cache_read_p99_ms": 50.0, "order_success_rate": 0.98, "cs_first_response_s": 30.0,
                "recovery_window_s": 10}
@@ -58,6 +59,9 @@ class GeneratorSample:
     cpu_percent: float
     users: int | None
     rps: float | None
+    # Open model only: requests/s the profile asked of this process, and what it started.
+    intended_rps: float | None = None
+    achieved_rps: float | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,7 @@ class RunData:
     journals: tuple[Journal, ...] = ()
     scrapes: tuple[MetricsScrape, ...] = ()
     warnings: tuple[str, ...] = ()
+    capacity: Capacity | None = None  # a capacity search's steps and knee (capacity.json)
 
     def t(self, ts: float) -> float:
         """Seconds since the run started."""
@@ -259,7 +264,9 @@ def load_run(run_dir: Path | str) -> RunData:
     generator = tuple(
         GeneratorSample(ts=_num(r.get("ts"), 0.0), source=str(r.get("source", "?")),
                         cpu_percent=_num(r.get("cpu_percent"), 0.0), users=r.get("users"),
-                        rps=None if r.get("rps") is None else _num(r.get("rps"), 0.0))
+                        rps=None if r.get("rps") is None else _num(r.get("rps"), 0.0),
+                        intended_rps=None if r.get("intended_rps") is None else _num(r.get("intended_rps"), 0.0),
+                        achieved_rps=None if r.get("achieved_rps") is None else _num(r.get("achieved_rps"), 0.0))
         for r in read_jsonl(run_dir / "generator.jsonl", warnings)
     )
     journals = tuple(j for p in sorted((run_dir / "journals").glob("*.json"))
@@ -275,5 +282,12 @@ def load_run(run_dir: Path | str) -> RunData:
         if _torn_tail(path):
             warnings.append(f"histograms/{path.name}: skipped a torn last line (the writer stopped mid-write)")
     buckets = load_buckets(run_dir)
+    capacity_file = run_dir / "capacity.json"
+    capacity = None
+    if capacity_file.is_file():
+        try:
+            capacity = parse_capacity(json.loads(capacity_file.read_text(encoding="utf-8")), str(capacity_file))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunDirError(f"{capacity_file}: unreadable ({exc}); re-run `peakdrill capacity`") from exc
     return RunData(run_dir=run_dir, info=info, events=tuple(events), buckets=buckets, generator=generator,
-                   journals=journals, scrapes=scrapes, warnings=tuple(warnings))
+                   journals=journals, scrapes=scrapes, warnings=tuple(warnings), capacity=capacity)

@@ -4,42 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from peakdrill.report.capacity import Capacity, headroom_verdict
 from peakdrill.report.recovery import measure_recovery
 from peakdrill.report.rundata import FINISHED_OK, RunData
 from peakdrill.report.series import EndpointStats, endpoint_stats, max_ms, merge_seconds, per_second
-from peakdrill.report.trust import generator_max_cpu, saturated_seconds, saturation_reasons, status_reason
+from peakdrill.report.trust import behind_reasons, generator_max_cpu, saturated_seconds, saturation_reasons, status_reason
+from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict, compare
 from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
                                       recovery_target_s, timeline_entry)
-
-PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
-EXIT_CODES = {PASS: 0, FAIL: 1, INCONCLUSIVE: 3}
-
-
-@dataclass(frozen=True)
-class Verdict:
-    id: str
-    title: str
-    verdict: str
-    measured: float | None
-    target: float | None
-    unit: str
-    comparison: str
-    window: str
-    detail: str = ""
-    measured_text: str = ""
-
-    def to_dict(self) -> dict:
-        return {"id": self.id, "title": self.title, "verdict": self.verdict, "measured": self.measured,
-                "measured_text": self.measured_text, "target": self.target, "unit": self.unit,
-                "comparison": self.comparison, "window": self.window, "detail": self.detail}
-
-    @property
-    def target_text(self) -> str:
-        if self.target is None:
-            return ""
-        unit = self.unit if self.unit == "%" else f" {self.unit}"
-        return f"{self.comparison} {self.target:g}{unit}".strip()
-
 
 @dataclass(frozen=True)
 class FaultSummary:
@@ -74,6 +46,7 @@ class Score:
     generator_max_cpu: dict = field(default_factory=dict)
     saturated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    capacity: Capacity | None = None
 
     @property
     def exit_code(self) -> int:
@@ -90,12 +63,8 @@ class Score:
                 "faults": [f.to_dict() for f in self.faults],
                 "endpoints": [e.to_dict() for e in self.endpoints],
                 "generator_max_cpu": self.generator_max_cpu, "saturated": list(self.saturated),
-                "warnings": list(self.warnings)}
-
-
-def _compare(measured: float, target: float, comparison: str) -> str:
-    ok = measured <= target if comparison == "<=" else measured >= target
-    return PASS if ok else FAIL
+                "warnings": list(self.warnings),
+                "capacity": self.capacity.to_dict() if self.capacity else None}
 
 
 def _missing(vid: str, title: str, target: float, unit: str, comparison: str, window: str, why: str) -> Verdict:
@@ -129,7 +98,7 @@ class _Scorer:
             why = "no steady seconds" if not steady else "no cache-read requests in the steady windows"
             return _missing("cache_read_p99", title, target, "ms", "<=", window, why)
         p99 = round(bucket.percentile_ms(99), 2)
-        return Verdict("cache_read_p99", title, _compare(p99, target, "<="), p99, target, "ms", "<=", window,
+        return Verdict("cache_read_p99", title, compare(p99, target, "<="), p99, target, "ms", "<=", window,
                        f"{bucket.count} reads over {len(steady)} s; p50 {bucket.percentile_ms(50):.1f} ms",
                        f"{p99:g} ms")
 
@@ -141,7 +110,7 @@ class _Scorer:
         if not bucket.count:
             return _missing("order_success_rate", title, target, "%", ">=", window, "no order requests measured")
         rate = round((bucket.count - bucket.failures) / bucket.count * 100, 3)
-        return Verdict("order_success_rate", title, _compare(rate, target, ">="), rate, target, "%", ">=", window,
+        return Verdict("order_success_rate", title, compare(rate, target, ">="), rate, target, "%", ">=", window,
                        f"{bucket.count - bucket.failures} of {bucket.count} succeeded ({bucket.failures} failed)",
                        f"{rate:g}%")
 
@@ -153,7 +122,7 @@ class _Scorer:
         if not bucket.count:
             return _missing("cs_first_response", title, target, "s", "<=", window, "no first responses measured")
         p95 = round(bucket.percentile_ms(95) / 1000, 2)
-        return Verdict("cs_first_response", title, _compare(p95, target, "<="), p95, target, "s", "<=", window,
+        return Verdict("cs_first_response", title, compare(p95, target, "<="), p95, target, "s", "<=", window,
                        f"{bucket.count} chats; max {max_ms(bucket) / 1000:.1f} s", f"{p95:g} s")
 
     def recovery(self, window: FaultWindow) -> Verdict:
@@ -178,7 +147,7 @@ class _Scorer:
             return Verdict(vid, title, FAIL, None, target, "s", "<=", span,
                            f"SLOs never held for {self.slo['recovery_window_s']:g} s in a row after removal",
                            recovery.text())
-        return Verdict(vid, title, _compare(recovery.recovery_s, target, "<="), recovery.recovery_s, target,
+        return Verdict(vid, title, compare(recovery.recovery_s, target, "<="), recovery.recovery_s, target,
                        "s", "<=", span, f"SLOs held for {self.slo['recovery_window_s']:g} s from "
                        f"t={self.data.t(recovery.recovered_ts):.0f}s (removed by {window.removed_by or '?'})",
                        recovery.text())
@@ -208,6 +177,8 @@ class _Scorer:
         if self.endpoints.get("cs_first_response"):
             result.append(self.cs_first_response())
         result.extend(self.recovery(w) for w in self.windows)
+        if self.data.capacity:
+            result.append(headroom_verdict(self.data.capacity))
         return result
 
 
@@ -218,8 +189,10 @@ def score_run(data: RunData) -> Score:
     if data.info.status != FINISHED_OK:
         trust.append(status_reason(data))
     trust.extend(saturation_reasons(data))
+    trust.extend(behind_reasons(data))
     if not verdicts:
-        trust.append("nothing to score: run.json lists no endpoints for cache_read, order or cs_first_response")
+        trust.append("nothing to score: run.json lists no endpoints for cache_read, order or cs_first_response, "
+                     "and there is no capacity.json")
     missing = [f"{v.title}: {v.detail}" for v in verdicts if v.verdict == INCONCLUSIVE]
     failed = [f"{v.title}: {v.measured_text}, target {v.target_text}" for v in verdicts if v.verdict == FAIL]
     if trust or missing:
@@ -240,5 +213,5 @@ def score_run(data: RunData) -> Score:
         verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(w) for w in scorer.windows),
         endpoints=tuple(endpoint_stats(data)), generator_max_cpu=generator_max_cpu(data),
         saturated=tuple(saturated_seconds(data)),
-        warnings=data.warnings,
+        warnings=data.warnings, capacity=data.capacity,
     )

@@ -1,4 +1,5 @@
-"""Can the run's own measurement be trusted? Run status and load-generator saturation."""
+"""Can the run's own measurement be trusted? Run status, load-generator saturation, and an open-model
+generator that fell behind its intended rate."""
 
 from __future__ import annotations
 
@@ -60,3 +61,46 @@ def generator_max_cpu(data: RunData) -> dict[str, float]:
     for sample in data.generator:
         result[sample.source] = max(result.get(sample.source, 0.0), round(sample.cpu_percent, 1))
     return dict(sorted(result.items()))
+
+
+BEHIND_WINDOW_S = 5
+BEHIND_TOLERANCE = 0.10
+
+
+def _windows(samples: list) -> list[list]:
+    """5-sample windows that never straddle a change of intended rate (a stage boundary); a window cut
+    short by the end of a stage or of the run is judged when it holds at least 3 samples."""
+    windows: list[list] = []
+    for index, sample in enumerate(samples):
+        if index == 0 or sample.intended_rps != samples[index - 1].intended_rps or len(windows[-1]) == BEHIND_WINDOW_S:
+            windows.append([])
+        windows[-1].append(sample)
+    return [window for window in windows if len(window) >= 3]
+
+
+def behind_seconds(data: RunData) -> dict[str, tuple[list[int], float, float]]:
+    """Per open-model load process, the measured seconds in windows that started fewer than 90% of the
+    intended requests, with the achieved and intended requests/s over those seconds."""
+    samples: dict[str, list] = defaultdict(list)
+    for sample in data.generator:
+        if sample.intended_rps is not None and sample.achieved_rps is not None and is_measured(data, int(sample.ts)):
+            samples[sample.source].append(sample)
+    result = {}
+    for source in sorted(samples):
+        behind, achieved, intended = [], 0.0, 0.0
+        for window in _windows(sorted(samples[source], key=lambda s: s.ts)):
+            wanted, got = sum(s.intended_rps for s in window), sum(s.achieved_rps for s in window)
+            if wanted > 0 and got < (1 - BEHIND_TOLERANCE) * wanted:
+                behind.extend(int(s.ts) for s in window)
+                achieved, intended = achieved + got, intended + wanted
+        if behind:
+            result[source] = (behind, achieved / len(behind), intended / len(behind))
+    return result
+
+
+def behind_reasons(data: RunData) -> list[str]:
+    """One reason per load process that fell behind the open model's intended rate."""
+    return [f"load generator fell behind the intended rate: {source} started {achieved:.1f} of {intended:.1f} "
+            f"intended req/s for {len(seconds)} s ({describe_seconds(data, seconds)}), so the target was not under the "
+            f"profile's load; add users (the stage's pool) or load processes, or lower the scale"
+            for source, (seconds, achieved, intended) in behind_seconds(data).items()]

@@ -1,13 +1,12 @@
 """Cache-aside reads through Redis, failing fast and falling back to the database.
 
-A short-lived breaker skips Redis for a moment after a connection error, so while the cache is
-down each read pays nothing for it, and the first read after that window probes it again.
+A breaker that opens on the first error skips Redis for half a second, so while the cache is
+down each read pays nothing for it, and one read after that window probes it again.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import redis
 
 from peakdrill.shop import metrics
+from peakdrill.shop.breaker import CircuitBreaker
 from peakdrill.shop.redis_server import client
 
 BREAKER_OPEN_S = 0.5
@@ -31,15 +31,7 @@ class Cache:
     def __init__(self, host: str, port: int, ttl_s: int = 300, timeout_s: float = 0.1) -> None:
         self.ttl_s = ttl_s
         self._redis = client(host, port, timeout=timeout_s)
-        self._lock = threading.Lock()
-        self._skip_until = 0.0
-
-    def _open(self) -> bool:
-        return time.monotonic() < self._skip_until
-
-    def _trip(self) -> None:
-        with self._lock:
-            self._skip_until = time.monotonic() + BREAKER_OPEN_S
+        self.breaker = CircuitBreaker("cache", failures=1, reset_s=BREAKER_OPEN_S)
 
     def _timed(self, op: str, fn: Callable[[], Any]) -> tuple[bool, Any]:
         start = time.perf_counter()
@@ -47,17 +39,18 @@ class Cache:
             value = fn()
         except (redis.RedisError, OSError):
             metrics.CACHE_OP_DURATION.labels(op, "error").observe(time.perf_counter() - start)
-            self._trip()
+            self.breaker.failure()
             return False, None
         # get: hit/miss; set: ok. Failures of either are "error".
         result = ("hit" if value is not None else "miss") if op == "get" else "ok"
         metrics.CACHE_OP_DURATION.labels(op, result).observe(time.perf_counter() - start)
+        self.breaker.success()
         return True, value
 
     def read_through(self, key: str, build: Callable[[], Any]) -> CacheRead:
         """GET key; on a hit return it; on a miss build (from the DB) and SET with the TTL; if Redis
         fails, build and skip the SET. ``build`` returning None (not found) is never cached."""
-        if self._open():
+        if not self.breaker.allow():
             metrics.CACHE_FALLBACKS.inc()
             return CacheRead(build(), "fallback")
         ok, raw = self._timed("get", lambda: self._redis.get(key))

@@ -31,7 +31,8 @@ def up(args: argparse.Namespace) -> int:
     state = supervisor.start_shop(
         args.shop_dir, host=args.host, port=_int("--port", args.port, 0, 65535),
         workers=_int("--workers", args.workers, 1, 32), allow_non_loopback=bool(args.allow_non_loopback),
-        timeout=_int("--start-timeout", args.start_timeout, 1, 600), fresh=bool(args.fresh))
+        timeout=_int("--start-timeout", args.start_timeout, 1, 600), fresh=bool(args.fresh),
+        bot_slots=_int("--bot-slots", args.bot_slots, 0, 1000), sync_lag_s=_int("--sync-lag", args.sync_lag, 0, 3600))
     # Details to stderr, the bare URL to stdout, so `URL=$(peakdrill shop up)` works in scripts.
     print(f"shop up at {state.url} (redis {state.redis.host}:{state.redis.port}, {state.app.workers} workers, "
           f"state {state.state_file})", file=sys.stderr)
@@ -46,7 +47,9 @@ def status(args: argparse.Namespace) -> int:
     state = load_state(args.shop_dir)
     report = state.to_dict()
     report["running"] = {"app": supervisor.procs.alive(state.app.pid, state.app.create_time),
-                         "redis": supervisor.redis_running(state)}
+                         "redis": supervisor.redis_running(state),
+                         **{name: supervisor.procs.alive(s.pid, s.create_time) for name, s in state.standins.items()},
+                         "sync": state.sync is not None and supervisor.procs.alive(state.sync.pid, state.sync.create_time)}
     report["health"] = supervisor.health(state.url)
     print(json.dumps(report, indent=2))
     return 0 if (report["health"] or {}).get("status") == "ok" else 1
@@ -72,6 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     option(p_up, "--port", help="port to listen on; 0 picks a free one", default="8800")
     option(p_up, "--workers", help="gunicorn worker processes", default="2")
     option(p_up, "--start-timeout", help="seconds to wait for /healthz after starting", default="30")
+    option(p_up, "--bot-slots", help="the AI chat bot's concurrent conversations, shop-wide", default="4")
+    option(p_up, "--sync-lag", help="seconds the inventory sync lags behind the stores", default="2")
     p_up.add_argument("--allow-non-loopback", action="store_true",
                       help="allow a --host that is not a loopback address")
     p_up.add_argument("--fresh", action="store_true",

@@ -1,9 +1,10 @@
-"""Customer service: chats answered by an AI-bot stand-in with limited capacity, escalated to a
-human queue when the bot is full, and a pool of "human agent" threads answering that queue.
+"""Customer service: chats answered by the AI chat-bot provider (a separate process with bounded
+capacity), escalated to a human queue when the bot is saturated or unavailable, and a pool of
+"human agent" threads answering that queue.
 
-The bot's capacity is a per-worker count of slots taken without waiting: a full bot does not make the
-customer wait, it hands the chat to the human queue (``status: queued``), which is exactly what
-the cs-overload plan checks. Humans are slower (seconds), so first-response time grows with the
+A saturated bot (429), an erroring or hanging one (timeout) or an open breaker does not make the
+customer wait: the chat goes to the human queue at once (``status: queued``), which is what the
+cs-overload plan checks. Humans are slower (seconds), so first-response time grows with the
 queue. The queue lives in the database, so any worker's agents can answer any worker's chats.
 """
 
@@ -14,89 +15,70 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from peakdrill.errors import DependencyError
 from peakdrill.shop import db, metrics
-from peakdrill.shop.orders import OrderProblem
+from peakdrill.shop.outbound import Dependency, Policy
+from peakdrill.shop.web import ApiProblem, text
 
 CHANNELS = ("chat", "phone", "social", "app", "store")
 INTENTS = ("order_issue", "logistics", "after_sales", "payment_dispute", "pre_sales")
-_BOT_TEXT = {
-    "order_issue": "I can help with your order. Could you tell me the order number?",
-    "logistics": "Let me look up the tracking status of your parcel.",
-    "after_sales": "Sorry to hear that. I can start a return or a repair for you.",
-    "payment_dispute": "I see. I will check the payment and the refund status.",
-    "pre_sales": "Happy to help you choose. What will you use it for?",
-}
+# No retries: a bot that did not answer hands the chat to a human instead of making it wait.
+# 1.5 s covers the bot's own queue wait (0.5 s) and inference (up to 0.3 s).
+BOT_POLICY = Policy(timeout_s=1.5, retries=0, breaker_failures=5, breaker_reset_s=3.0)
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class CsConfig:
-    bot_slots: int = 4  # concurrent bot conversations per worker
-    bot_latency_s: tuple[float, float] = (0.05, 0.3)
     human_agents: int = 2  # per worker
     human_reply_s: float = 2.0  # how long a human takes to read and answer
 
 
 class CustomerService:
-    def __init__(self, config: CsConfig, capacity: Callable[[], int | None] = lambda: None) -> None:
-        """``capacity`` returns a live override of ``bot_slots`` (the cs-overload fault), or None."""
-        self.config = config
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._busy = 0
+    def __init__(self, bot: Dependency) -> None:
+        self.bot = bot
 
     def _bot_reply(self, intent: str) -> str | None:
-        """The bot's answer, or None if all its slots are busy (never waits for a slot)."""
-        override = self._capacity()
-        slots = self.config.bot_slots if override is None else override
-        with self._lock:
-            if self._busy >= slots:
-                return None
-            self._busy += 1
+        """The bot's answer, or None (and why, counted) when the chat must go to a human."""
         try:
-            time.sleep(random.uniform(*self.config.bot_latency_s))  # stands in for model inference
-            return _BOT_TEXT.get(intent, "How can I help?")
-        finally:
-            with self._lock:
-                self._busy -= 1
+            status, body = self.bot.call("POST", "/replies", {"intent": intent})
+        except DependencyError:
+            metrics.CS_ESCALATIONS.labels("bot_unavailable").inc()
+            return None
+        if status == 200 and isinstance(body.get("text"), str):
+            return body["text"]
+        metrics.CS_ESCALATIONS.labels("bot_saturated" if status == 429 else "bot_unavailable").inc()
+        return None
 
-    def open_chat(self, conn: sqlite3.Connection, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise OrderProblem(400, "invalid body", "expected a JSON object")
-        channel, intent, customer = body.get("channel"), body.get("intent"), body.get("customer_id")
+    def open_chat(self, conn: sqlite3.Connection, body: dict[str, Any]) -> dict[str, Any]:
+        channel, intent = body.get("channel"), body.get("intent")
         if channel not in CHANNELS:
-            raise OrderProblem(422, "invalid channel", f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
+            raise ApiProblem(422, "invalid channel", f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
         if intent not in INTENTS:
-            raise OrderProblem(422, "invalid intent", f"intent {intent!r} is not one of {', '.join(INTENTS)}")
-        if not isinstance(customer, str) or not customer.strip():
-            raise OrderProblem(422, "invalid customer_id", f"customer_id must be a non-empty string, got {customer!r}")
+            raise ApiProblem(422, "invalid intent", f"intent {intent!r} is not one of {', '.join(INTENTS)}")
+        customer = text(body, "customer_id", max_len=100)
         created = time.time()
         chat_id = conn.execute("INSERT INTO chats (customer_id, channel, intent, status, created_at) "
                                "VALUES (?, ?, ?, 'bot', ?)", (customer, channel, intent, created)).lastrowid
-        text = self._bot_reply(intent)
-        if text is None:
-            conn.execute("UPDATE chats SET status = 'queued', queued_at = ? WHERE id = ?", (time.time(), chat_id))
+        reply = self._bot_reply(intent)
+        if reply is None:
+            escalate(conn, chat_id)
             metrics.CHATS.labels("queued").inc()
             return {"chat_id": chat_id, "status": "queued", "first_reply": None}
         replied = time.time()
-        _first_reply(conn, chat_id, "bot", text, created, replied)
+        _first_reply(conn, chat_id, "bot", reply, created, replied)
         metrics.CHATS.labels("bot").inc()
-        return {"chat_id": chat_id, "status": "bot", "first_reply": {"from": "bot", "text": text},
+        return {"chat_id": chat_id, "status": "bot", "first_reply": {"from": "bot", "text": reply},
                 "first_response_ms": round((replied - created) * 1000, 1)}
 
-    def send_message(self, conn: sqlite3.Connection, chat_id: int, body: Any) -> dict[str, Any]:
-        text = body.get("text") if isinstance(body, dict) else None
-        if not isinstance(text, str) or not text.strip() or len(text) > 2000:
-            raise OrderProblem(422, "invalid text", "text must be a non-empty string of at most 2000 characters")
-        chat = _chat(conn, chat_id)
-        if chat["status"] == "closed":
-            raise OrderProblem(409, "chat closed", f"chat {chat_id} is closed; open a new chat")
+    def send_message(self, conn: sqlite3.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        message = text(body, "text")
+        chat = _open_chat(conn, chat_id)
         conn.execute("INSERT INTO chat_messages (chat_id, sender, text, created_at) VALUES (?, 'customer', ?, ?)",
-                     (chat_id, text, time.time()))
+                     (chat_id, message, time.time()))
         if chat["status"] == "bot":
             reply = self._bot_reply(chat["intent"])
             if reply is not None:
@@ -104,13 +86,12 @@ class CustomerService:
                              (chat_id, reply, time.time()))
                 return {"chat_id": chat_id, "status": "bot", "reply": {"from": "bot", "text": reply}}
         # The bot is busy, or a human already has the chat: it waits in the human queue.
-        conn.execute("UPDATE chats SET status = 'queued', queued_at = ? WHERE id = ?", (time.time(), chat_id))
-        return {"chat_id": chat_id, "status": "queued", "reply": None}
+        return {**escalate(conn, chat_id), "reply": None}
 
-    def close_chat(self, conn: sqlite3.Connection, chat_id: int, body: Any) -> dict[str, Any]:
-        score = body.get("satisfaction") if isinstance(body, dict) else None
+    def close_chat(self, conn: sqlite3.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        score = body.get("satisfaction")
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
-            raise OrderProblem(422, "invalid satisfaction", f"satisfaction must be an integer 1..5, got {score!r}")
+            raise ApiProblem(422, "invalid satisfaction", f"satisfaction must be an integer 1..5, got {score!r}")
         _chat(conn, chat_id)
         conn.execute("UPDATE chats SET status = 'closed', satisfaction = ?, closed_at = ? WHERE id = ?",
                      (score, time.time(), chat_id))
@@ -120,8 +101,28 @@ class CustomerService:
 def _chat(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row:
     row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
     if row is None:
-        raise OrderProblem(404, "chat not found", f"no chat with id {chat_id}")
+        raise ApiProblem(404, "chat not found", f"no chat with id {chat_id}")
     return row
+
+
+def _open_chat(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row:
+    chat = _chat(conn, chat_id)
+    if chat["status"] == "closed":
+        raise ApiProblem(409, "chat closed", f"chat {chat_id} is closed; open a new chat")
+    return chat
+
+
+def escalate(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
+    """Put the chat in the human queue (idempotent). A chat that was queued before keeps its
+    first queueing time, so a follow-up to a human conversation is answered before new chats."""
+    _open_chat(conn, chat_id)
+    conn.execute("UPDATE chats SET status = 'queued', queued_at = COALESCE(queued_at, ?) "
+                 "WHERE id = ? AND status IN ('bot', 'human')", (time.time(), chat_id))
+    return {"chat_id": chat_id, "status": "queued"}
+
+
+def human_queue_depth(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM chats WHERE status = 'queued'").fetchone()[0]
 
 
 def _first_reply(conn: sqlite3.Connection, chat_id: int, sender: str, text: str,

@@ -43,14 +43,15 @@ def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection
 class ThreadConnections:
     """One connection per thread: sqlite3 connections must not be shared by concurrent threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, busy_timeout_ms: int = 5000) -> None:
         self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
 
     def get(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, self.busy_timeout_ms)
             self._local.conn = conn
         return conn
 

@@ -1,23 +1,18 @@
-"""The payment-gateway client. For now the "gateway" runs in-process; every call goes through
-:func:`charge` so it can later become an HTTP call to a payment-gateway stand-in process without
-touching the order code.
+"""The payment-gateway client: charges go over HTTP to the payment provider (the stand-in).
 
 The contract is that of real gateways (Stripe, Adyen): a charge carries an idempotency key and
-the gateway returns the same charge for the same key, so a retry can never charge twice.
+the gateway returns the same charge for the same key, which is what makes the client's bounded
+retries, and the customer's retries of a pending payment, safe: never two charges for one key.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
-import time
 from dataclasses import dataclass
 
-from peakdrill.shop.control import Control
+from peakdrill.shop.outbound import Dependency, Policy
 
-
-class GatewayError(Exception):
-    """The gateway failed or timed out; the outcome of the charge is unknown, retry with the same key."""
+# 3 attempts of at most 1 s: a payment request answers within ~3.2 s even when the gateway hangs.
+POLICY = Policy(timeout_s=1.0, retries=2, backoff_s=0.05, breaker_failures=5, breaker_reset_s=5.0)
 
 
 @dataclass(frozen=True)
@@ -27,15 +22,17 @@ class Charge:
     status: str  # succeeded | declined
 
 
-def charge(idempotency_key: str, amount_cents: int, control: Control | None = None) -> Charge:
-    """Charge ``amount_cents``. Same key, same charge: the reference is derived from the key.
-    ``control`` carries the payment-gateway-failure fault (see :mod:`peakdrill.shop.control`)."""
-    control = control or Control()
-    if control.gateway_mode == "error":
-        raise GatewayError("payment gateway answered 503")
-    if control.gateway_mode == "timeout":
-        time.sleep(control.gateway_timeout_s)
-        raise GatewayError(f"payment gateway timed out after {control.gateway_timeout_s:g}s")
-    time.sleep(random.uniform(0.01, 0.04))  # stands in for the network round trip to the provider
-    ref = "ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-    return Charge(ref=ref, amount_cents=amount_cents, status="succeeded")
+class Gateway:
+    def __init__(self, base_url: str, policy: Policy = POLICY) -> None:
+        self.dependency = Dependency("payment", base_url, policy)
+
+    def charge(self, idempotency_key: str, amount_cents: int) -> Charge:
+        """Charge ``amount_cents`` under ``idempotency_key``. A refusal (4xx) is a decline; a
+        failure to get an answer raises DependencyError: the outcome is unknown, so the payment
+        stays pending and is retried with the same key."""
+        status, body = self.dependency.call("POST", "/charges", {"idempotency_key": idempotency_key,
+                                                                 "amount_cents": amount_cents})
+        if status in (200, 201) and body.get("status") == "succeeded":
+            return Charge(ref=str(body["charge_id"]), amount_cents=amount_cents, status="succeeded")
+        return Charge(ref=str(body.get("charge_id", f"declined-http-{status}")), amount_cents=amount_cents,
+                      status="declined")

@@ -12,95 +12,87 @@ enforced by a partial unique index.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from peakdrill.shop import db, gateway, metrics
-from peakdrill.shop.control import Control
+from peakdrill.errors import DependencyError
+from peakdrill.shop import carts, db, metrics
+from peakdrill.shop.gateway import Gateway
+from peakdrill.shop.idempotency import replayed, request_hash
+from peakdrill.shop.web import ApiProblem, positive_int, text
 
 MAX_ITEMS = 50
 MAX_QUANTITY = 100
 
 
-class OrderProblem(Exception):
-    """A request the shop refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, http_status: int, error: str, detail: str, /, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.extra = http_status, error, detail, extra
-
-
 @dataclass(frozen=True)
 class Outcome:
-    status: int  # 201 created, 200 replayed
+    status: int  # 201 created, 200 replayed, 202 accepted (payment pending)
     body: dict[str, Any]
 
 
-def validate_order(body: Any) -> tuple[str, list[tuple[int, int]]]:
-    """Return (customer_id, [(product_id, quantity)]) or raise OrderProblem(400/422)."""
-    if not isinstance(body, dict):
-        raise OrderProblem(400, "invalid body", f"expected a JSON object, got {type(body).__name__}")
-    customer = body.get("customer_id")
-    if not isinstance(customer, str) or not customer.strip() or len(customer) > 100:
-        raise OrderProblem(422, "invalid customer_id", f"customer_id must be a non-empty string, got {customer!r}")
-    items = body.get("items")
+@dataclass(frozen=True)
+class OrderRequest:
+    customer_id: str
+    items: tuple[tuple[int, int], ...]  # (product_id, quantity), merged and sorted; empty for a cart order
+    cart_id: int | None = None
+
+
+def validate_items(items: Any) -> tuple[tuple[int, int], ...]:
     if not isinstance(items, list) or not 1 <= len(items) <= MAX_ITEMS:
-        raise OrderProblem(422, "invalid items", f"items must be a list of 1..{MAX_ITEMS} objects, got {items!r}"[:300])
+        raise ApiProblem(422, "invalid items", f"items must be a list of 1..{MAX_ITEMS} objects, got {items!r}"[:300])
     merged: dict[int, int] = {}
     for n, item in enumerate(items):
-        pid = item.get("product_id") if isinstance(item, dict) else None
-        qty = item.get("quantity") if isinstance(item, dict) else None
-        if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-            raise OrderProblem(422, "invalid product_id", f"items.{n}.product_id must be a positive integer, got {pid!r}")
-        if not isinstance(qty, int) or isinstance(qty, bool) or not 1 <= qty <= MAX_QUANTITY:
-            raise OrderProblem(422, "invalid quantity", f"items.{n}.quantity must be an integer 1..{MAX_QUANTITY}, got {qty!r}")
-        merged[pid] = merged.get(pid, 0) + qty
-    return customer, sorted(merged.items())
+        if not isinstance(item, dict):
+            raise ApiProblem(422, "invalid items", f"items.{n} must be an object, got {item!r}"[:300])
+        merged.setdefault(positive_int(item, "product_id"), 0)
+        merged[item["product_id"]] += positive_int(item, "quantity", MAX_QUANTITY)
+    return tuple(sorted(merged.items()))
 
 
-def _hash(customer: str, items: list[tuple[int, int]]) -> str:
-    return hashlib.sha256(json.dumps([customer, items]).encode()).hexdigest()
+def validate_order(body: dict[str, Any]) -> OrderRequest:
+    customer = text(body, "customer_id", max_len=100)
+    if "cart_id" in body and "items" not in body:
+        return OrderRequest(customer, (), positive_int(body, "cart_id"))
+    return OrderRequest(customer, validate_items(body.get("items")))
 
 
-def place_order(conn: sqlite3.Connection, key: str, body: Any) -> Outcome:
-    customer, items = validate_order(body)
-    request_hash = _hash(customer, items)
+def place_order(conn: sqlite3.Connection, key: str, body: dict[str, Any]) -> Outcome:
+    order = validate_order(body)
+    digest = request_hash(order.customer_id, order.items, order.cart_id)
     start = time.perf_counter()
     conn.execute("BEGIN IMMEDIATE")
     try:
-        existing = conn.execute("SELECT id, request_hash FROM orders WHERE idempotency_key = ?", (key,)).fetchone()
+        existing = replayed(conn, "orders", key, digest)
         if existing is not None:
             conn.execute("ROLLBACK")
-            if existing["request_hash"] != request_hash:
-                raise OrderProblem(422, "idempotency key reused",
-                                   f"Idempotency-Key {key!r} was used for a different order "
-                                   f"(order {existing['id']}); use a new key for a new order")
-            return Outcome(200, order_view(conn, existing["id"]))
+            return Outcome(200, order_view(conn, existing))
+        items = order.items or carts.take_for_order(conn, order.cart_id, order.customer_id)
         total = 0
         priced = []
         for pid, qty in items:
             row = conn.execute("SELECT p.price_cents, i.stock FROM products p JOIN inventory i "
                                "ON i.product_id = p.id WHERE p.id = ?", (pid,)).fetchone()
             if row is None:
-                raise OrderProblem(422, "unknown product", f"product_id {pid} does not exist")
+                raise ApiProblem(422, "unknown product", f"product_id {pid} does not exist")
+            # The central stock is all the shop knows; it never sells past it (tolerance 0 units).
             if row["stock"] < qty:
                 metrics.ORDERS.labels("out_of_stock").inc()
-                raise OrderProblem(409, "out of stock",
-                                   f"product_id {pid}: {qty} requested, {row['stock']} in stock")
+                raise ApiProblem(409, "out of stock", f"product_id {pid}: {qty} requested, {row['stock']} in stock")
             priced.append((pid, qty, row["price_cents"]))
             total += qty * row["price_cents"]
         now = time.time()
         order_id = conn.execute(
             "INSERT INTO orders (customer_id, status, total_cents, idempotency_key, request_hash, "
             "created_at, updated_at) VALUES (?, 'created', ?, ?, ?, ?, ?)",
-            (customer, total, key, request_hash, now, now)).lastrowid
+            (order.customer_id, total, key, digest, now, now)).lastrowid
         for pid, qty, price in priced:
             conn.execute("UPDATE inventory SET stock = stock - ?, updated_at = ? WHERE product_id = ?", (qty, now, pid))
             conn.execute("INSERT INTO order_items VALUES (?, ?, ?, ?)", (order_id, pid, qty, price))
+        if order.cart_id is not None:
+            carts.mark_ordered(conn, order.cart_id, order_id, now)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -110,13 +102,13 @@ def place_order(conn: sqlite3.Connection, key: str, body: Any) -> Outcome:
         metrics.DB_OP_DURATION.labels("place_order").observe(time.perf_counter() - start)
     metrics.ORDERS.labels("created").inc()
     return Outcome(201, {"order_id": order_id, "status": "created", "total": total / 100,
-                         "customer_id": customer})
+                         "customer_id": order.customer_id})
 
 
 def order_view(conn: sqlite3.Connection, order_id: int) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if row is None:
-        raise OrderProblem(404, "order not found", f"no order with id {order_id}")
+        raise ApiProblem(404, "order not found", f"no order with id {order_id}")
     items = conn.execute("SELECT product_id, quantity, unit_price_cents FROM order_items WHERE order_id = ? "
                          "ORDER BY product_id", (order_id,)).fetchall()
     payment = conn.execute("SELECT id, status FROM payments WHERE order_id = ? ORDER BY "
@@ -128,21 +120,21 @@ def order_view(conn: sqlite3.Connection, order_id: int) -> dict[str, Any]:
             "payment": {"payment_id": payment["id"], "status": payment["status"]} if payment else None}
 
 
-def pay_order(conn: sqlite3.Connection, order_id: int, key: str, control: Control | None = None) -> Outcome:
+def pay_order(conn: sqlite3.Connection, gateway: Gateway, order_id: int, key: str) -> Outcome:
     conn.execute("BEGIN IMMEDIATE")
     try:
         payment = conn.execute("SELECT * FROM payments WHERE idempotency_key = ?", (key,)).fetchone()
         if payment is not None and payment["order_id"] != order_id:
-            raise OrderProblem(422, "idempotency key reused",
+            raise ApiProblem(422, "idempotency key reused",
                                f"Idempotency-Key {key!r} belongs to a payment of order {payment['order_id']}")
         order = conn.execute("SELECT id, status, total_cents FROM orders WHERE id = ?", (order_id,)).fetchone()
         if order is None:
-            raise OrderProblem(404, "order not found", f"no order with id {order_id}")
+            raise ApiProblem(404, "order not found", f"no order with id {order_id}")
         if payment is None:
             other = conn.execute("SELECT id, status FROM payments WHERE order_id = ? AND status IN "
                                  "('pending', 'succeeded')", (order_id,)).fetchone()
             if other is not None:
-                raise OrderProblem(409, f"payment already {other['status']}",
+                raise ApiProblem(409, f"payment already {other['status']}",
                                    f"order {order_id} has payment {other['id']} ({other['status']}); retry "
                                    "with that payment's Idempotency-Key instead of a new one",
                                    payment_id=other["id"])
@@ -163,20 +155,21 @@ def pay_order(conn: sqlite3.Connection, order_id: int, key: str, control: Contro
         raise
     # Outside the transaction: a slow gateway must not hold the database write lock.
     try:
-        result = gateway.charge(key, amount, control)
-    except gateway.GatewayError as exc:
+        result = gateway.charge(key, amount)
+    except DependencyError as exc:
+        # Unknown outcome, not a failure: the order is kept and a retry with the same key
+        # reaches the gateway with the same key, which charges at most once.
         _set(conn, "UPDATE orders SET status = 'payment_pending', updated_at = ? WHERE id = ? AND status != 'paid'",
              (time.time(), order_id))
         metrics.ORDERS.labels("payment_pending").inc()
-        raise OrderProblem(502, "payment gateway unavailable",
-                           f"{exc}; the order is kept as payment_pending, retry with the same Idempotency-Key",
-                           order_id=order_id, payment_id=payment_id, status="payment_pending") from None
+        return Outcome(202, {"order_id": order_id, "status": "payment_pending", "payment_id": payment_id,
+                             "detail": f"{exc}; retry with the same Idempotency-Key"})
     now = time.time()
     if result.status != "succeeded":
         _set(conn, "UPDATE payments SET status = 'failed', gateway_ref = ?, updated_at = ? WHERE id = ?",
              (result.ref, now, payment_id))
         metrics.ORDERS.labels("payment_declined").inc()
-        raise OrderProblem(402, "payment declined", f"the gateway declined charge {result.ref}; pay with a new key")
+        raise ApiProblem(402, "payment declined", f"the gateway declined charge {result.ref}; pay with a new key")
     with db.transaction(conn):
         conn.execute("UPDATE payments SET status = 'succeeded', gateway_ref = ?, updated_at = ? WHERE id = ?",
                      (result.ref, now, payment_id))

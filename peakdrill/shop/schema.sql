@@ -93,3 +93,56 @@ CREATE TABLE IF NOT EXISTS chat_messages (
     created_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chat_messages_chat ON chat_messages(chat_id, id);
+
+-- Stock changes reported by the stores (in-store sales < 0, restocks > 0). The inventory sync
+-- worker applies each to the central inventory (the `inventory` table, which online orders
+-- decrement) once it is lag_s old, and then sets applied_at.
+CREATE TABLE IF NOT EXISTS store_movements (
+    id         INTEGER PRIMARY KEY,
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    delta      INTEGER NOT NULL,
+    at         REAL NOT NULL,
+    applied_at REAL
+);
+CREATE INDEX IF NOT EXISTS store_movements_pending ON store_movements(applied_at, at);
+
+-- One row: the central inventory reflects every store movement up to synced_at.
+CREATE TABLE IF NOT EXISTS sync_status (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    synced_at REAL NOT NULL,
+    lag_s     REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS carts (
+    id          INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    status      TEXT NOT NULL,              -- open | ordered
+    order_id    INTEGER REFERENCES orders(id),
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS cart_items (
+    cart_id    INTEGER NOT NULL REFERENCES carts(id),
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    quantity   INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (cart_id, product_id)
+);
+
+-- The last status the courier reported per order: what tracking answers while the courier is down.
+CREATE TABLE IF NOT EXISTS tracking (
+    order_id   INTEGER PRIMARY KEY REFERENCES orders(id),
+    status     TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS returns (
+    id              INTEGER PRIMARY KEY,
+    order_id        INTEGER NOT NULL REFERENCES orders(id),
+    customer_id     TEXT NOT NULL,
+    reason          TEXT NOT NULL,
+    status          TEXT NOT NULL,          -- requested
+    idempotency_key TEXT NOT NULL UNIQUE,
+    request_hash    TEXT NOT NULL,
+    created_at      REAL NOT NULL
+);

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,25 @@ class DatabaseState:
 
 
 @dataclass(frozen=True)
+class StandinState:
+    """A provider stand-in process: business API on ``url``, fault/capacity admin API on
+    ``admin_url`` (another port of the same process, reachable while the business port is not)."""
+    pid: int
+    port: int
+    url: str
+    admin_url: str
+    create_time: float = 0.0
+
+
+@dataclass(frozen=True)
+class SyncState:
+    """The inventory sync worker (store to central); faulted by SIGSTOP/SIGCONT on ``pid``."""
+    pid: int
+    lag_s: float
+    create_time: float = 0.0
+
+
+@dataclass(frozen=True)
 class ShopState:
     url: str
     host: str
@@ -51,6 +70,8 @@ class ShopState:
     database: DatabaseState
     redis: RedisState
     app: AppState
+    standins: dict[str, StandinState] = field(default_factory=dict)  # payment | courier | bot
+    sync: SyncState | None = None
 
     @property
     def state_file(self) -> Path:
@@ -68,12 +89,19 @@ class ShopState:
             shop_dir=str(data["shop_dir"]),
             started_at=str(data["started_at"]),
             database=DatabaseState(path=str(data["database"]["path"])),
-            redis=RedisState(**{k: data["redis"][k] for k in RedisState.__dataclass_fields__ if k in data["redis"]}),
-            app=AppState(**{k: data["app"][k] for k in AppState.__dataclass_fields__ if k in data["app"]}),
+            redis=_fields(RedisState, data["redis"]),
+            app=_fields(AppState, data["app"]),
+            standins={name: _fields(StandinState, value) for name, value in data.get("standins", {}).items()},
+            sync=_fields(SyncState, data["sync"]) if data.get("sync") else None,
         )
 
     def with_redis(self, **changes: Any) -> "ShopState":
         return replace(self, redis=replace(self.redis, **changes))
+
+
+def _fields(cls: type, data: dict[str, Any]) -> Any:
+    # Unknown keys are ignored so a newer state file still loads; missing required ones raise TypeError.
+    return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 def state_path(shop_dir_or_state_file: str | os.PathLike[str]) -> Path:

@@ -1,4 +1,5 @@
-"""Start, stop and fault the reference shop's processes: Redis and a gunicorn master + workers.
+"""Start, stop and fault the reference shop's processes: Redis, the provider stand-ins, the
+inventory sync worker and a gunicorn master + workers.
 
 The state file is written as soon as there is a process to stop, so a ``shop up`` that dies
 half-way still leaves ``shop down`` something to clean up. Everything is stopped by the PIDs in
@@ -7,6 +8,7 @@ the state file (checked against their create times), never by process name.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import os
@@ -21,8 +23,10 @@ from typing import Any
 
 from peakdrill.errors import ShopError
 from peakdrill.shop import db, procs, redis_server
-from peakdrill.shop.control import clear_control
-from peakdrill.shop.state import (AppState, DatabaseState, RedisState, ShopState, load_state,
+from peakdrill.shop.process_faults import thaw_sync
+from peakdrill.shop.standin_model import Capacity
+from peakdrill.shop.standins import start_standins, stop_standins
+from peakdrill.shop.state import (AppState, DatabaseState, RedisState, ShopState, SyncState, load_state,
                                   state_path, write_state)
 
 DEFAULT_SHOP_DIR = ".peakdrill/shop"
@@ -65,7 +69,11 @@ def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
 
 def running(state: ShopState) -> bool:
     """True if any process of this state is still alive."""
-    return procs.alive(state.app.pid, state.app.create_time) or redis_running(state)
+    others = [(s.pid, s.create_time) for s in state.standins.values()]
+    if state.sync is not None:
+        others.append((state.sync.pid, state.sync.create_time))
+    return (procs.alive(state.app.pid, state.app.create_time) or redis_running(state)
+            or any(procs.alive(pid, create_time) for pid, create_time in others))
 
 
 def redis_running(state: ShopState) -> bool:
@@ -74,15 +82,20 @@ def redis_running(state: ShopState) -> bool:
 
 def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = "127.0.0.1", port: int = 8800,
                workers: int = 2, redis_port: int = 0, allow_non_loopback: bool = False,
-               timeout: float = 30.0, extra_env: dict[str, str] | None = None, fresh: bool = False) -> ShopState:
-    """Start Redis and the app, wait until /healthz answers, write and return the state.
+               timeout: float = 30.0, extra_env: dict[str, str] | None = None, fresh: bool = False,
+               bot_slots: int = 4, sync_lag_s: float = 2.0) -> ShopState:
+    """Start Redis, the stand-ins, the sync worker and the app, wait until /healthz answers,
+    write and return the state.
 
     The database is kept between runs (it is the system of record) unless ``fresh``, which
     deletes it first so the shop starts from the seed again. ``extra_env`` reaches the app
-    workers (e.g. ``PEAKDRILL_SHOP_APP_BOT_SLOTS``; see docs/shop.md)."""
+    workers (e.g. ``PEAKDRILL_SHOP_APP_HUMAN_REPLY_S``; see docs/shop.md)."""
     check_host(host, allow_non_loopback)
     if workers < 1 or workers > 32:
         raise ShopError(f"--workers {workers} is out of range (fix: use 1..32)")
+    Capacity.parse({"slots": bot_slots})
+    if not 0 <= sync_lag_s <= 3600:
+        raise ShopError(f"sync lag {sync_lag_s!r}s is out of range (fix: use 0..3600 seconds)")
     shop = Path(shop_dir).resolve()
     shop.mkdir(parents=True, exist_ok=True)
     if state_path(shop).exists():
@@ -98,7 +111,6 @@ def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = 
     if procs.port_in_use(host, port):
         raise ShopError(f"port {port} on {host} is already in use (fix: pick another --port, or --port 0 "
                         "for a free one)")
-    clear_control(shop)  # a fault left behind by a crashed drill must not outlive the shop
     db_path = shop / "shop.db"
     if fresh:
         for suffix in ("", "-wal", "-shm"):
@@ -125,12 +137,23 @@ def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = 
     )
     write_state(state)
     try:
+        # The stand-ins are the shop's own dependencies: IPv4 loopback, like Redis.
+        state = replace(state, standins=start_standins(shop, redis_host, bot_slots, timeout))
+        write_state(state)
+        state = replace(state, sync=_start_sync(state, sync_lag_s))
+        write_state(state)
         state = _start_app(state, metrics_dir, timeout, extra_env or {})
     except BaseException:
         stop_shop(shop)
         raise
     write_state(state)
     return state
+
+
+def _start_sync(state: ShopState, lag_s: float) -> SyncState:
+    argv = [sys.executable, "-m", "peakdrill.shop.sync_worker", "--db", state.database.path, "--lag-s", str(lag_s)]
+    pid, create_time = procs.spawn(argv, Path(state.shop_dir) / "sync.log")
+    return SyncState(pid=pid, create_time=create_time, lag_s=float(lag_s))
 
 
 def _start_app(state: ShopState, metrics_dir: Path, timeout: float, extra_env: dict[str, str]) -> ShopState:
@@ -142,6 +165,8 @@ def _start_app(state: ShopState, metrics_dir: Path, timeout: float, extra_env: d
         "PEAKDRILL_SHOP_APP_DB": state.database.path,
         "PEAKDRILL_SHOP_APP_REDIS_HOST": state.redis.host,
         "PEAKDRILL_SHOP_APP_REDIS_PORT": str(state.redis.port),
+        **{f"PEAKDRILL_SHOP_APP_{name.upper()}_URL": standin.url for name, standin in state.standins.items()},
+        "PEAKDRILL_SHOP_APP_BOT_ADMIN_URL": state.standins["bot"].admin_url,  # its queue depth, for /metrics
         **extra_env,
     })
     bind = f"[{state.host}]:{state.port}" if ":" in state.host else f"{state.host}:{state.port}"
@@ -175,6 +200,12 @@ def stop_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, timeout: floa
         return False
     if state.app.pid:
         procs.terminate(state.app.pid, state.app.create_time, timeout=timeout, include_children=True)
+    stop_standins(state.standins, timeout=timeout)
+    if state.sync is not None:
+        # A frozen (SIGSTOPped) worker would hold SIGTERM pending: let it run so it can die.
+        with contextlib.suppress(ShopError):
+            thaw_sync(state)
+        procs.terminate(state.sync.pid, state.sync.create_time, timeout=timeout)
     stop_redis(state, timeout=timeout)
     path.unlink(missing_ok=True)
     return True

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
 from peakdrill.safety import LOOPBACK_HOSTS
+from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import Duration, Spec, load_spec
 
 
@@ -22,6 +23,12 @@ def _relative_to_spec(value: str, info: ValidationInfo) -> str:
     return os.path.normpath(path)
 
 
+def _endpoint_map(value: str, info: ValidationInfo) -> str:
+    path = _relative_to_spec(value, info)
+    load_endpoint_map(path)  # a bad map stops the drill here, its SpecError naming the map's own file and field
+    return path
+
+
 class Target(Spec):
     """Either a base URL, or the embedded reference shop (the default) found through its state file."""
 
@@ -29,6 +36,10 @@ class Target(Spec):
     # Relative to the drill file; when absent, the shop `peakdrill shop up` started (--shop-dir).
     shop_dir: str | None = None
     allowed_hosts: list[str] = Field(default_factory=lambda: list(LOOPBACK_HOSTS))
+    # How the journeys reach this target (loadtests/targets/*.yaml); absent: the reference shop's paths.
+    endpoint_map: str | None = None
+
+    _map = field_validator("endpoint_map")(_endpoint_map)
 
 
 class Load(Spec):
@@ -82,6 +93,16 @@ class Drill(Spec):
     endpoints: Endpoints = Endpoints()
     abort: Abort = Abort()
     max_duration: Duration = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _scored_names_from_the_map(self) -> Drill:
+        """Another shop's paths give other request names: unless the drill names them, score its map's."""
+        if self.target.endpoint_map is None or "endpoints" in self.model_fields_set:
+            return self
+        found = load_endpoint_map(self.target.endpoint_map).endpoints
+        names = {op: f"{found[op].method} {found[op].name}" for op in ("product", "place_order", "pay_order")}
+        scored = Endpoints(cache_read=[names["product"]], order=[names["place_order"], names["pay_order"]])
+        return self.model_copy(update={"endpoints": scored})
 
     @model_validator(mode="after")
     def _sorted_timeline(self) -> Drill:

@@ -1,0 +1,137 @@
+"""``peakdrill capacity``: step the load up until an SLO breaks, find the knee, score the headroom."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+from pathlib import Path
+
+from peakdrill.cli import option
+from peakdrill.drill.cli import finish_run
+from peakdrill.drill.runner import RunMode, run_drill
+from peakdrill.errors import SpecError
+from peakdrill.load import STAGES_ENV
+from peakdrill.load.capacity import STEP_OPTIONS, CapacitySearch, StopPastTheKnee, step_load, write_capacity
+from peakdrill.load.cli import load_options, run_parser
+from peakdrill.load.plan import COMMAND_LINE, build_load_plan
+from peakdrill.spec.loader import parse_duration
+from peakdrill.spec.profile import Profile, load_profile
+
+# By path, like the profile shape: Locust must not be imported into this process.
+STEP_SHAPE_FILE = importlib.util.find_spec("peakdrill.load.step_shape").origin
+DEFAULT_HEADROOM = 0.30
+
+DESCRIPTION = """\
+Find the target's capacity and the headroom over the forecast peak. The profile's journeys run at
+a user count that steps up (--start-users, then +--step-users every --step-duration, up to
+--max-users; real units, scaled by --scale like the profile). Each step's last two thirds are
+judged from the merged per-second histograms: it holds while p95 <= --p95-ms and the error ratio
+<= --error-ratio. The load stops once a step breaks. The knee is the last step that held;
+capacity is its measured requests/s and orders/s. Headroom = capacity / forecast peak (at the
+run's scale) - 1, and the report's verdict is PASS at >= --headroom (30%).
+
+Writes a run directory (run.json kind "capacity", histograms, capacity.json with every step) and
+its report; see docs/capacity.md.
+"""
+
+EPILOG = """\
+examples:
+  peakdrill capacity loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --forecast-rps 40
+  peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8800 --start-users 10 --step-users 10 \\
+      --max-users 200 --step-duration 30s --p95-ms 300 --forecast-orders-per-s 5 --scale 0.01
+
+exit codes: 0 headroom holds, 1 it does not, 2 usage or input error, 3 inconclusive
+(no forecast, the SLO never broke below the headroom needed, the generator saturated).
+"""
+
+
+def _forecast(args: argparse.Namespace, profile: Profile) -> tuple[float | None, float | None, float]:
+    """Forecast rps, orders/s and the headroom needed: the command line over the profile's forecast."""
+    forecast = profile.forecast
+    orders_per_s = args.forecast_orders_per_s
+    if orders_per_s is None and args.forecast_rps is None and forecast is not None:
+        orders_per_s = forecast.peak_orders_per_s
+    headroom = args.headroom if args.headroom is not None else (forecast.headroom_target if forecast else DEFAULT_HEADROOM)
+    return args.forecast_rps, orders_per_s, headroom
+
+
+def _steps(args: argparse.Namespace, profile: Profile) -> tuple[str, float, float, float]:
+    """What is stepped (users of a closed-model profile, arrivals of an open-model one), from where, by how
+    much, up to where. Defaults: start and step a quarter of the profile's peak, up to 4x the peak."""
+    open_model = profile.model == "open"
+    unit, other = ("req/s", "users") if open_model else ("users", "req/s")
+    given = {"users": (args.start_users, args.step_users, args.max_users),
+             "req/s": (args.start_rate, args.step_rate, args.max_rate)}
+    if any(value is not None for value in given[other]):
+        raise SpecError(COMMAND_LINE, "/".join(STEP_OPTIONS[other]), f"a {profile.model}-model profile steps {unit}, not {other}",
+                        f"use {', '.join(STEP_OPTIONS[unit])}")
+    peak = max(stage.arrival_rate for stage in profile.stages) if open_model else profile.peak_users
+    start, step, maximum = given[unit]
+    if step is None:
+        step = peak / 4 if open_model else max(1, round(peak / 4))
+    return unit, step if start is None else start, step, 4 * peak if maximum is None else maximum
+
+
+def _search(args: argparse.Namespace, profile: Profile) -> CapacitySearch:
+    unit, start, step, maximum = _steps(args, profile)
+    try:
+        step_s = parse_duration(args.step_duration)
+    except ValueError as exc:
+        raise SpecError(COMMAND_LINE, "--step-duration", str(exc), "pass e.g. --step-duration 30s") from exc
+    forecast_rps, forecast_orders_per_s, headroom = _forecast(args, profile)
+    return CapacitySearch(unit=unit, start=start, step=step, maximum=maximum, step_s=step_s, p95_ms=args.p95_ms,
+                          error_ratio=args.error_ratio, pool_users=args.pool_users or profile.peak_users,
+                          forecast_rps=forecast_rps, forecast_orders_per_s=forecast_orders_per_s, headroom=headroom,
+                          order_endpoints=tuple(args.order_endpoint or ("POST /api/orders",)))
+
+
+def _print_steps(result: dict) -> None:
+    for step in result["steps"]:
+        state = {True: "held", False: "BROKE", None: "no data"}[step["held"]]
+        print(f"  {step_load(step):>22} | {step['rps']:8.1f} req/s | {step['orders_per_s']:7.2f} orders/s | "
+              f"p95 {step['p95_ms']:8.1f} ms | errors {step['error_ratio']:6.2%} | {state} {step['why']}".rstrip(), flush=True)
+    knee = result["knee"]
+    print(f"peakdrill: knee: {step_load(knee)}, {knee['rps']:.1f} req/s, {knee['orders_per_s']:.2f} orders/s"
+          if knee else "peakdrill: no step held: the capacity is below the first step", flush=True)
+
+
+def handle(args: argparse.Namespace) -> int:
+    options = load_options(args)
+    search = _search(args, load_profile(options.profile_file))
+    stages = search.stages(options.scale)
+    plan = build_load_plan(options, stages=stages)
+    print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
+          f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
+          f"errors > {search.error_ratio:.1%}", flush=True)
+    mode = RunMode(kind="capacity", shape_file=STEP_SHAPE_FILE,
+                   env=((STAGES_ENV, json.dumps([stage.model_dump(mode="json") for stage in stages])),),
+                   meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
+    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode)
+    _print_steps(write_capacity(run.path))
+    return finish_run(run, args.no_report)
+
+
+def register(subparsers) -> None:
+    parser = run_parser(subparsers, "capacity", "step the load up to the knee and score the headroom over the forecast",
+                        DESCRIPTION, EPILOG)
+    steps = parser.add_argument_group("the search (users for a closed-model profile, arrival rates for an open-model one)")
+    option(steps, "--start-users", type=int, help="users of the first step (default: a quarter of the profile's peak)")
+    option(steps, "--step-users", type=int, help="users added per step (default: a quarter of the profile's peak)")
+    option(steps, "--max-users", type=int, help="stop stepping here (default: 4x the profile's peak)")
+    option(steps, "--start-rate", type=float, help="open model: requests/s of the first step (default: a quarter of the peak rate)")
+    option(steps, "--step-rate", type=float, help="open model: requests/s added per step (default: a quarter of the peak rate)")
+    option(steps, "--max-rate", type=float, help="open model: stop stepping here (default: 4x the peak rate)")
+    option(steps, "--pool-users", type=int, help="open model: users serving the arrivals (default: the profile's peak users)")
+    option(steps, "--step-duration", default="30s", help="how long each step holds, e.g. 30s or 1m")
+    option(steps, "--p95-ms", default=500.0, type=float, help="a step breaks when its p95 is above this")
+    option(steps, "--error-ratio", default=0.01, type=float, help="a step breaks when its error ratio is above this")
+    parser.add_argument("--order-endpoint", action="append", metavar="NAME",
+                        help="request name counted as a placed order (repeatable; default 'POST /api/orders')")
+    forecast = parser.add_argument_group("the forecast peak (real units; scaled by --scale)")
+    option(forecast, "--forecast-rps", type=float, help="forecast peak requests/s (instead of the profile's forecast)")
+    option(forecast, "--forecast-orders-per-s", type=float,
+           help="forecast peak orders/s (default: the profile's forecast: peak_orders_per_day / 86400 x peak_factor)")
+    option(forecast, "--headroom", type=float,
+           help="headroom needed for PASS, as a ratio (default: the profile's forecast.headroom_target, else 0.30)")
+    parser.set_defaults(handler=handle)

@@ -1,0 +1,72 @@
+"""Turns a profile and a target into a checked plan for a load run: a drill with no timeline.
+
+A load run goes through the drill runner (one code path for recording, stopping and reporting),
+so its plan is a :class:`DrillPlan` whose drill is built here from the command line instead of
+read from a drill file. Everything is validated before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from peakdrill.drill.plan import END_GRACE_S, DrillPlan
+from peakdrill.errors import SpecError
+from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
+from peakdrill.spec.drill import Drill, Load, Target
+from peakdrill.spec.profile import Stage, load_profile
+
+DEFAULT_LOCUSTFILE = "loadtests/locustfile.py"
+COMMAND_LINE = "the command line"
+
+
+@dataclass(slots=True, frozen=True)
+class LoadOptions:
+    """What the command line says about a load run."""
+
+    profile_file: Path
+    host: str
+    scale: float = 1.0
+    workers: int = 1
+    locustfile: Path = Path(DEFAULT_LOCUSTFILE)
+    allow_hosts: tuple[str, ...] = ()
+
+
+def positive(value: float, option: str, fix: str) -> float:
+    if not value > 0:
+        raise SpecError(COMMAND_LINE, option, f"{value!r} is not above 0", fix)
+    return value
+
+
+def _run_name(profile_name: str) -> str:
+    # Run ids are directory names; a profile's name may hold spaces.
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", profile_name).strip("-") or "load"
+
+
+def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> DrillPlan:
+    """The plan of a load run; ``stages`` (already scaled) replace the profile's, as a capacity search does."""
+    positive(options.scale, "--scale", "pass e.g. --scale 0.01 to run a hundredth of the profile")
+    positive(options.workers, "--workers", "pass --workers 1 or more")
+    if not options.locustfile.is_file():
+        raise SpecError(COMMAND_LINE, "--locustfile", f"{str(options.locustfile)!r} does not exist",
+                        f"give the path of a locustfile, e.g. {DEFAULT_LOCUSTFILE}")
+    profile = load_profile(options.profile_file)
+    allowed = (*LOOPBACK_HOSTS, *options.allow_hosts)
+    ensure_allowed(options.host, allowed, COMMAND_LINE)
+    stages = stages if stages is not None else profile.scaled_stages(options.scale)
+    duration = sum(stage.duration for stage in stages)
+    try:
+        drill = Drill(name=_run_name(profile.name), description=profile.description,
+                      target=Target(url=options.host, allowed_hosts=list(allowed)),
+                      load=Load(profile=str(options.profile_file), scale=options.scale, workers=options.workers,
+                                locustfile=str(options.locustfile)),
+                      max_duration=duration + END_GRACE_S)
+    except ValidationError as exc:
+        raise SpecError(COMMAND_LINE, "", f"not a valid load run: {exc.errors()[0]['msg']}",
+                        "check the profile path and the numbers given") from exc
+    return DrillPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
+                     stages=tuple(stages), scale=options.scale, workers=options.workers, target_url=options.host,
+                     allowed_hosts=allowed, shop_dir=None, steps=())

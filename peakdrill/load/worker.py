@@ -1,0 +1,45 @@
+"""``peakdrill load --worker``: Locust worker processes that join a master on another machine.
+
+A worker records nothing itself: its measurements travel to the master inside Locust's own
+reports, and the master writes the run directory. Only Locust's log is kept here.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from peakdrill.drill.load import LoadSpec, LocustProcess, Topology
+from peakdrill.errors import DrillError
+from peakdrill.load.plan import LoadOptions, positive
+from peakdrill.rundir import new_run_id
+from peakdrill.spec.profile import load_profile
+
+
+def run_worker(options: LoadOptions, topology: Topology, reports_dir: Path) -> int:
+    """Run until the master ends the test (exit 0), or until Ctrl-C / SIGTERM (exit 3)."""
+    positive(options.workers, "--workers", "pass --workers 1 or more")
+    # The journeys read think time and mix from the profile, so a bad one must fail here, not in Locust.
+    profile = load_profile(options.profile_file)
+    log_dir = reports_dir / new_run_id(f"{profile.name}-worker")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    locust = LocustProcess(LoadSpec(locustfile=options.locustfile, profile=options.profile_file, scale=options.scale,
+                                    workers=options.workers, host=options.host, run_dir=log_dir, topology=topology))
+    previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        pid = locust.start()
+        print(f"peakdrill: {options.workers} Locust worker(s) (pid {pid}) joining the master at "
+              f"{topology.master_host}:{topology.master_port}; Locust's log: {log_dir / 'locust.log'}", flush=True)
+        exit_code = None
+        while exit_code is None:
+            exit_code = locust.wait(timeout=1.0)
+    except KeyboardInterrupt:
+        print("peakdrill: interrupted; stopping the worker(s)", flush=True)
+        return 3
+    finally:
+        locust.stop()
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    if exit_code != 0:
+        raise DrillError(f"the Locust worker exited with {exit_code}; its log says:\n{locust.log_tail()}")
+    print("peakdrill: the master ended the test; worker done", flush=True)
+    return 0

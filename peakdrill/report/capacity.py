@@ -1,0 +1,128 @@
+"""The capacity headroom verdict, scored from the capacity.json that ``peakdrill capacity`` writes.
+
+Headroom = capacity at the knee / forecast peak (at the run's scale) - 1, in orders/s when the
+forecast gives orders, else in requests/s. The search's bounds decide what can be said: a search
+that never broke only proves a lower bound, one whose first step broke only an upper bound, and a
+bound on the wrong side of the target is INCONCLUSIVE, never a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from peakdrill.errors import RunDirError
+from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
+
+VERDICT_ID = "capacity_headroom"
+TITLE = "Capacity headroom over the forecast peak"
+
+
+@dataclass(frozen=True)
+class CapacityStep:
+    step: int
+    users: int
+    offered_rps: float | None  # an open-model step's arrival rate
+    rps: float
+    orders_per_s: float
+    p95_ms: float
+    error_ratio: float
+    held: bool | None
+    why: str
+
+    @classmethod
+    def parse(cls, raw: dict) -> CapacityStep:
+        offered = raw.get("offered_rps")
+        return cls(step=int(raw["step"]), users=int(raw["users"]), offered_rps=None if offered is None else float(offered),
+                   rps=float(raw["rps"]),
+                   orders_per_s=float(raw["orders_per_s"]), p95_ms=float(raw["p95_ms"]),
+                   error_ratio=float(raw["error_ratio"]), held=raw["held"], why=str(raw.get("why", "")))
+
+    @property
+    def load(self) -> str:
+        return f"{self.users} users" if self.offered_rps is None else f"{self.offered_rps:g} req/s offered"
+
+    def value(self, basis: str) -> float:
+        return self.orders_per_s if basis == "orders/s" else self.rps
+
+
+@dataclass(frozen=True)
+class Capacity:
+    steps: tuple[CapacityStep, ...]
+    knee: CapacityStep | None
+    broke_at: CapacityStep | None
+    basis: str  # "orders/s" or "requests/s"
+    forecast: float | None  # at the run's scale
+    scale: float
+    target: float  # headroom needed, as a ratio
+    p95_ms: float
+    error_ratio: float
+
+    def to_dict(self) -> dict:
+        return {"basis": self.basis, "forecast": self.forecast, "scale": self.scale, "target": self.target,
+                "knee": self.knee.__dict__ if self.knee else None,
+                "broke_at": self.broke_at.__dict__ if self.broke_at else None,
+                "steps": [step.__dict__ for step in self.steps]}
+
+
+def parse_capacity(raw: dict, source: str) -> Capacity:
+    try:
+        forecast = raw["forecast"]
+        basis = "orders/s" if forecast.get("orders_per_s") else "requests/s"
+        return Capacity(
+            steps=tuple(CapacityStep.parse(step) for step in raw["steps"]),
+            knee=CapacityStep.parse(raw["knee"]) if raw.get("knee") else None,
+            broke_at=CapacityStep.parse(raw["broke_at"]) if raw.get("broke_at") else None,
+            basis=basis, forecast=forecast.get("orders_per_s") or forecast.get("rps"),
+            scale=float(forecast.get("scale", 1.0)), target=float(raw["headroom_target"]),
+            p95_ms=float(raw["slo"]["p95_ms"]), error_ratio=float(raw["slo"]["error_ratio"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{source}: not a capacity result ({type(exc).__name__}: {exc}); "
+                          f"re-run `peakdrill capacity` or see docs/capacity.md for the format") from exc
+
+
+def _step_text(step: CapacityStep, basis: str) -> str:
+    return (f"{step.value(basis):g} {basis} at {step.load} (p95 {step.p95_ms:g} ms, "
+            f"errors {step.error_ratio:.2%})")
+
+
+def headroom_verdict(capacity: Capacity) -> Verdict:
+    basis, target_pct = capacity.basis, round(capacity.target * 100, 1)
+
+    def verdict(word: str, headroom: float | None, window: str, detail: str) -> Verdict:
+        measured = None if headroom is None else round(headroom * 100, 1)
+        return Verdict(VERDICT_ID, TITLE, word, measured, target_pct, "%", ">=", window, detail,
+                       "no data" if measured is None else f"{measured:+g}%")
+
+    if not capacity.forecast:
+        return verdict(INCONCLUSIVE, None, "", "no forecast peak to compare with: give the profile a forecast, "
+                                               "or pass --forecast-orders-per-s or --forecast-rps")
+    forecast = f"forecast peak {capacity.forecast:g} {basis} at scale {capacity.scale:g}"
+    if basis == "orders/s" and not any(step.orders_per_s for step in capacity.steps):
+        return verdict(INCONCLUSIVE, None, "", f"no orders measured in any step; {forecast}")
+    if capacity.knee is None:
+        if capacity.broke_at is None:
+            return verdict(INCONCLUSIVE, None, "", "no step was measured long enough to judge")
+        # The first step already broke: its throughput is only an upper bound of the capacity.
+        upper = capacity.broke_at.value(basis) / capacity.forecast - 1
+        word = FAIL if upper < capacity.target else INCONCLUSIVE
+        return verdict(word, upper, f"first step: {capacity.broke_at.load}",
+                       f"even the first step broke ({capacity.broke_at.why}): capacity is below "
+                       f"{_step_text(capacity.broke_at, basis)}; {forecast}"
+                       + ("" if word == FAIL else "; start the search lower"))
+    headroom = capacity.knee.value(basis) / capacity.forecast - 1
+    window = f"knee: step {capacity.knee.step}, {capacity.knee.load}"
+    detail = f"capacity {_step_text(capacity.knee, basis)}; {forecast}"
+    if capacity.broke_at is None:
+        if headroom >= capacity.target:
+            return verdict(PASS, headroom, window, detail + "; the SLO never broke, so capacity is at least this")
+        return verdict(INCONCLUSIVE, headroom, window, detail + "; the SLO never broke before the search ended: "
+                                                                "raise --max-users to find the knee")
+    detail += f"; broke at {capacity.broke_at.load} ({capacity.broke_at.why})"
+    return verdict(PASS if headroom >= capacity.target else FAIL, headroom, window, detail)
+
+
+def capacity_result(capacity: Capacity, step: CapacityStep) -> str:
+    """How a step of the search ended, as the report's tables show it."""
+    if capacity.knee is not None and step.step == capacity.knee.step:
+        return "held (knee)"
+    return {True: "held", False: f"broke: {step.why}", None: "too short to judge"}[step.held]

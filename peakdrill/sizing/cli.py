@@ -1,0 +1,164 @@
+"""``peakdrill calibrate`` and ``peakdrill plan``: the road from one worker to 1M users."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from peakdrill.cli import option
+from peakdrill.errors import SizingError
+from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
+
+CALIBRATE_DESCRIPTION = """\
+Measure what one Locust worker process sustains on this machine: it ramps users up (with the
+keep-alive fix and peakdrill's hooks, like a real worker) against a built-in fast local server,
+or against --host, until the run time ends or the process sits at Locust's 90% CPU warning.
+It writes requests per CPU-second, memory per user, the saturation point and the per-second
+samples to a JSON file that `peakdrill plan` reads. Run it on the machine type the load will run
+on, with nothing else busy, and keep it short: it is bounded by --duration.
+"""
+
+CALIBRATE_EPILOG = """\
+examples:
+  peakdrill calibrate                                        built-in server, 3000 users, 45 s
+  peakdrill calibrate --users 6000 --spawn-rate 200 --duration 60 --output calibration.json
+  peakdrill calibrate --host http://127.0.0.1:8800 --path /api/products/1 --think-time 1,2
+  peakdrill calibrate --host http://127.0.0.1:8800 --locustfile loadtests/locustfile.py
+"""
+
+PLAN_DESCRIPTION = """\
+Size a run for N concurrent users from a calibration (or from built-in conservative defaults,
+which the output says it used): workers, cores, memory and file descriptors per worker,
+ephemeral ports per source address, and how many Locust masters to shard the run across (one
+master handles a few hundred workers; shards write histograms that merge exactly). With
+--output-dir it also writes Kubernetes manifests: a namespace, the load tests as a ConfigMap, a
+reports volume claim, and per shard a master Job, its Service and a worker Deployment, with
+resources from the sizing. See docs/scaling.md for the arithmetic.
+"""
+
+PLAN_EPILOG = """\
+examples:
+  peakdrill plan --users 1000000                                conservative defaults, 10 s think time
+  peakdrill plan --users 1000000 --calibration calibration.json --think-time 5
+  peakdrill plan --users 1000000 --calibration calibration.json --output-dir k8s/ \\
+      --host http://shop.staging.svc:8080 --allow-host shop.staging.svc --image registry/peakdrill:0.1.0
+  kubectl apply -f k8s/
+"""
+
+
+def _think_time(value: str) -> tuple[float, float]:
+    try:
+        parts = [float(part) for part in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not MIN,MAX seconds; write e.g. 0.5,1.5") from None
+    if len(parts) == 1:
+        parts *= 2
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{value!r} is not MIN,MAX seconds; write e.g. 0.5,1.5")
+    return parts[0], parts[1]
+
+
+def calibrate(args: argparse.Namespace) -> int:
+    from peakdrill.sizing.calibrate import CALIBRATION_LOCUSTFILE, CalibrationRun
+    from peakdrill.sizing.calibrate import calibrate as measure
+    from peakdrill.sizing.calibration import save_calibration
+
+    run = CalibrationRun(max_users=args.users, spawn_rate=args.spawn_rate, duration_s=args.duration,
+                         think_time_s=args.think_time, host=args.host, path=args.path,
+                         locustfile=Path(args.locustfile) if args.locustfile else CALIBRATION_LOCUSTFILE,
+                         allowed_hosts=(*LOOPBACK_HOSTS, *(args.allow_host or ())))
+    print(f"peakdrill: calibrating one Locust process: up to {run.max_users} users at {run.spawn_rate:g}/s for "
+          f"at most {run.duration_s:g}s against {run.host or 'the built-in fast server'}", flush=True)
+    result = measure(run)
+    save_calibration(result, Path(args.output))
+    saturation = (f"saturated at {result.saturation.users:,} users, {result.saturation.rps:,.0f} req/s"
+                  if result.saturation else f"not saturated (peak CPU {result.peak_cpu_percent:.0f}%)")
+    print(f"users reached          {result.users_reached:,}\n"
+          f"peak requests/s        {result.peak_rps:,.0f}\n"
+          f"requests per CPU-s     {result.requests_per_cpu_second:,.0f}\n"
+          f"memory per user        {result.memory_per_user_bytes / 1024:,.1f} KiB (base RSS {result.base_rss_bytes / 2**20:,.0f} MiB)\n"
+          f"saturation             {saturation}\n"
+          f"peakdrill: calibration written to {args.output}; next: peakdrill plan --calibration {args.output}")
+    return 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    from peakdrill.sizing.calibration import CONSERVATIVE, load_calibration
+    from peakdrill.sizing.manifests import ClusterRun, write_manifests
+    from peakdrill.sizing.plan import PlanRequest, table
+    from peakdrill.sizing.plan import plan as size
+
+    request = PlanRequest(users=args.users, think_time_s=args.think_time, cpu_target_percent=args.cpu_target,
+                          max_users_per_worker=args.max_users_per_worker, workers_per_master=args.workers_per_master,
+                          targets=args.targets)
+    cluster_run = None
+    if args.output_dir:
+        if not args.host:
+            raise SizingError("--output-dir needs --host, the URL the workers will load (e.g. --host http://shop.staging.svc:8080)")
+        ensure_allowed(args.host, (*LOOPBACK_HOSTS, *(args.allow_host or ())), "the command line")
+        cluster_run = ClusterRun(host=args.host, image=args.image, run_time=args.run_time, ramp_up_s=args.ramp_up,
+                                run_id=args.run_id or time.strftime("%Y%m%d-%H%M%S-plan", time.gmtime()),
+                                loadtests_dir=Path(args.loadtests_dir), namespace=args.namespace)
+    calibration = load_calibration(args.calibration) if args.calibration else CONSERVATIVE
+    sizing = size(request, calibration)
+    print(table(sizing))
+    if not args.calibration:
+        print("note: no --calibration given; used the built-in conservative defaults above. "
+              "Run `peakdrill calibrate` on the load machines for a sizing from measurement.")
+    if cluster_run is not None:
+        for path in write_manifests(sizing, cluster_run, Path(args.output_dir)):
+            print(f"wrote {path}")
+    return 0
+
+
+def _positive(kind):
+    def parse(value: str):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+        if number <= 0:
+            raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
+        return number
+    return parse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("calibrate", help="measure what one Locust worker sustains on this machine",
+                                   description=CALIBRATE_DESCRIPTION, epilog=CALIBRATE_EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    option(parser, "--users", type=_positive(int), default="3000", help="users to ramp up to")
+    option(parser, "--spawn-rate", type=_positive(float), default="100", help="users started per second")
+    option(parser, "--duration", type=_positive(float), default="45", help="longest the ramp may run, seconds (5-600)")
+    option(parser, "--think-time", type=_think_time, default="0.5,1.5",
+           help="MIN,MAX seconds each user waits between requests; short, so one process saturates within the run")
+    option(parser, "--host", help="measure against this URL instead of the built-in fast server")
+    parser.add_argument("--allow-host", action="append", metavar="HOST", help="also allow --host to be HOST (repeatable)")
+    option(parser, "--path", default="/", help="the path each user GETs (with the built-in locustfile)")
+    option(parser, "--locustfile", help="calibrate with this locustfile instead; it must import peakdrill.loadgen.plugin, "
+           "as loadtests/locustfile.py does")
+    option(parser, "--output", default="calibration.json", help="where to write the result")
+    parser.set_defaults(handler=calibrate)
+
+    parser = subparsers.add_parser("plan", help="size a run for N users and write Kubernetes manifests",
+                                   description=PLAN_DESCRIPTION, epilog=PLAN_EPILOG,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    option(parser, "--users", type=_positive(int), default="1000000", help="peak concurrent users")
+    option(parser, "--calibration", help="a calibration.json from `peakdrill calibrate` (default: conservative built-ins)")
+    option(parser, "--think-time", type=_positive(float), default="10",
+           help="mean seconds a user waits between requests (your profile's think_time)")
+    option(parser, "--cpu-target", type=_positive(float), default="70", help="plan each worker at this %% of a core")
+    option(parser, "--max-users-per-worker", type=_positive(int), default="20000", help="users one Locust process holds")
+    option(parser, "--workers-per-master", type=_positive(int), default="200", help="workers one Locust master coordinates")
+    option(parser, "--targets", type=_positive(int), default="1", help="target address:port pairs the load spreads over")
+    option(parser, "--output-dir", help="write Kubernetes manifests here")
+    option(parser, "--host", help="the URL the workers load (needed with --output-dir)")
+    parser.add_argument("--allow-host", action="append", metavar="HOST", help="allow --host to be HOST (repeatable)")
+    option(parser, "--image", default="peakdrill:0.1.0", help="container image with peakdrill (and Locust) installed")
+    option(parser, "--run-time", default="30m", help="how long each master runs the load (Locust -t)")
+    option(parser, "--ramp-up", type=_positive(float), default="600", help="seconds to start all users")
+    option(parser, "--run-id", help="run directory name under the reports volume (default: time-stamped)")
+    option(parser, "--loadtests-dir", default="loadtests", help="the load tests to ship in the ConfigMap")
+    option(parser, "--namespace", default="peakdrill", help="Kubernetes namespace for everything")
+    parser.set_defaults(handler=plan)

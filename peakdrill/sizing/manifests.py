@@ -1,0 +1,189 @@
+"""Kubernetes manifests for a sizing: ``peakdrill plan --output-dir``.
+
+One namespace; the load tests (every file under ``loadtests/``) as a ConfigMap mounted where
+Locust finds the locustfile and its ``journeys`` package; a volume claim the masters write the run
+directory to; and per shard a master Job, its Service and a worker Deployment.
+
+The master is a Job, not a Deployment: a headless master ends when its run time is over, and a
+Deployment would restart it and send the whole load again. Workers and masters get CPU and memory
+requests equal to their limits (Guaranteed QoS): a throttled or evicted generator makes latencies
+lie. Kubernetes has no per-pod ``ulimit``; the open-file limit comes from the container runtime,
+so each worker carries the figure it needs as an annotation and logs a warning at start when the
+limit is lower (see docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from peakdrill.errors import SizingError
+from peakdrill.sizing.plan import MIB, Shard, Sizing, require
+from peakdrill.spec.loader import parse_duration
+
+NAME = "peakdrill"
+LOADTESTS_MOUNT = "/loadtests"
+REPORTS_MOUNT = "/reports"
+CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # what the Kubernetes API server accepts in one object
+MASTER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
+LOCUST_PORT = 5557
+_NAME = re.compile(r"[A-Za-z0-9._-]+")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+class _Dumper(yaml.SafeDumper):
+    # Shared label dicts would come out as YAML anchors (&id001), which people reading or
+    # patching the manifests trip over.
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterRun:
+    """What the manifests run and where; validated on construction, before anything is written."""
+
+    host: str
+    image: str
+    run_time: str
+    ramp_up_s: float
+    run_id: str
+    loadtests_dir: Path
+    namespace: str = NAME
+
+    def __post_init__(self) -> None:
+        try:
+            seconds = parse_duration(self.run_time)
+        except ValueError as exc:
+            raise SizingError(f"--run-time {self.run_time!r} is not a duration; write e.g. 30m or 1h30m") from exc
+        require([
+            (seconds > 0, f"--run-time {self.run_time!r} must be longer than 0; e.g. 30m"),
+            (self.ramp_up_s > 0, f"--ramp-up {self.ramp_up_s!r} must be above 0 seconds; e.g. 600"),
+            (bool(self.image.strip()), f"--image {self.image!r} is empty; name an image with peakdrill installed"),
+            (bool(_NAME.fullmatch(self.run_id)), f"--run-id {self.run_id!r} may hold only letters, digits, '.', '_' and '-'"),
+            (bool(_DNS_LABEL.fullmatch(self.namespace)),
+             f"--namespace {self.namespace!r} is not a Kubernetes name; use lower-case letters, digits and '-'"),
+        ])
+
+
+def _labels(component: str, shard: Shard | None = None) -> dict[str, str]:
+    labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component}
+    if shard is not None:
+        labels["peakdrill/shard"] = str(shard.index)
+    return labels
+
+
+def _meta(name: str, run: ClusterRun, labels: dict[str, str], **extra) -> dict:
+    return {"name": name, "namespace": run.namespace, "labels": labels, **extra}
+
+
+def _configmap_key(relative: Path) -> str:
+    # ConfigMap keys cannot hold "/"; the volume's items put each file back at its path.
+    return relative.as_posix().replace("/", "__")
+
+
+def loadtest_files(loadtests_dir: Path) -> dict[str, str]:
+    """Every locustfile, journey, profile and target file, keyed by its path under loadtests/."""
+    files = {path.relative_to(loadtests_dir).as_posix(): path.read_text(encoding="utf-8")
+             for path in sorted(loadtests_dir.rglob("*"))
+             if path.is_file() and path.suffix in (".py", ".yaml", ".yml") and "__pycache__" not in path.parts}
+    if "locustfile.py" not in files:
+        raise SizingError(f"--loadtests-dir {str(loadtests_dir)!r} holds no locustfile.py; point it at the project's loadtests/")
+    size = sum(len(text.encode()) for text in files.values())
+    if size > CONFIGMAP_LIMIT_BYTES:
+        raise SizingError(f"the load tests in {str(loadtests_dir)!r} are {size:,} bytes, over the {CONFIGMAP_LIMIT_BYTES:,} "
+                          "a ConfigMap holds; bake them into the image instead")
+    return files
+
+
+def _configmap(run: ClusterRun, files: dict[str, str]) -> dict:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": _meta(f"{NAME}-loadtests", run, _labels("loadtests")),
+            "data": {_configmap_key(Path(path)): text for path, text in files.items()}}
+
+
+def _volumes(files: dict[str, str]) -> list[dict]:
+    items = [{"key": _configmap_key(Path(path)), "path": path} for path in files]
+    return [{"name": "loadtests", "configMap": {"name": f"{NAME}-loadtests", "items": items}},
+            {"name": "reports", "persistentVolumeClaim": {"claimName": f"{NAME}-reports"}}]
+
+
+def _container(name: str, run: ClusterRun, args: list[str], resources: dict[str, str]) -> dict:
+    return {
+        "name": name, "image": run.image,
+        "command": ["locust"], "args": ["-f", f"{LOADTESTS_MOUNT}/locustfile.py", *args],
+        "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+        "resources": {"requests": dict(resources), "limits": dict(resources)},
+        "volumeMounts": [{"name": "loadtests", "mountPath": LOADTESTS_MOUNT, "readOnly": True},
+                         {"name": "reports", "mountPath": REPORTS_MOUNT}],
+    }
+
+
+def _master_name(shard: Shard) -> str:
+    return f"{NAME}-master-{shard.index}"
+
+
+def _master_job(shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
+    labels = _labels("master", shard)
+    args = ["--master", "--headless", "--host", run.host, "--expect-workers", str(shard.workers),
+            "-u", str(shard.users), "-r", f"{max(1.0, shard.users / run.ramp_up_s):g}",
+            "-t", run.run_time, "--stop-timeout", "10",
+            "--peakdrill-run-dir", f"{REPORTS_MOUNT}/{run.run_id}"]
+    pod = {"restartPolicy": "Never", "volumes": _volumes(files),
+           "containers": [_container("locust-master", run, args, MASTER_RESOURCES)]}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(_master_name(shard), run, labels),
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": pod}}}
+
+
+def _master_service(shard: Shard, run: ClusterRun) -> dict:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(_master_name(shard), run, _labels("master", shard)),
+            "spec": {"selector": _labels("master", shard),
+                     "ports": [{"name": "locust", "port": LOCUST_PORT, "targetPort": LOCUST_PORT}]}}
+
+
+def _worker_deployment(sizing: Sizing, shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
+    labels = _labels("worker", shard)
+    resources = {"cpu": "1", "memory": f"{sizing.memory_per_worker_bytes // MIB}Mi"}
+    args = ["--worker", "--master-host", _master_name(shard), "--master-port", str(LOCUST_PORT)]
+    annotations = {"peakdrill/nofile": str(sizing.fds_per_worker), "peakdrill/users-per-worker": str(sizing.users_per_worker)}
+    pod = {"volumes": _volumes(files), "containers": [_container("locust-worker", run, args, resources)]}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": _meta(f"{NAME}-worker-{shard.index}", run, labels, annotations=annotations),
+            "spec": {"replicas": shard.workers, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod}}}
+
+
+def manifests(sizing: Sizing, run: ClusterRun) -> dict[str, list[dict]]:
+    """File name -> the Kubernetes objects it holds, in the order to apply them."""
+    files = loadtest_files(run.loadtests_dir)
+    common = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": run.namespace, "labels": _labels("namespace")}},
+        _configmap(run, files),
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": _meta(f"{NAME}-reports", run, _labels("reports")),
+         # Every master writes its own histogram file into one run directory: one shared volume.
+         "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}}}},
+    ]
+    out = {"00-common.yaml": common}
+    for shard in sizing.shards:
+        out[f"10-shard-{shard.index:02d}.yaml"] = [
+            _master_service(shard, run),
+            _worker_deployment(sizing, shard, run, files),
+            _master_job(shard, run, files),
+        ]
+    return out
+
+
+def write_manifests(sizing: Sizing, run: ClusterRun, output_dir: Path) -> list[Path]:
+    header = (f"# Written by `peakdrill plan` for {sizing.request.users:,} users ({sizing.workers} workers, "
+              f"{sizing.masters} master(s)). Apply with: kubectl apply -f {output_dir}/\n"
+              f"# Workers need an open-file limit of at least {sizing.fds_per_worker} (container runtime nofile).\n")
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, objects in manifests(sizing, run).items():
+        path = output_dir / name
+        path.write_text(header + yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+        written.append(path)
+    return written
