@@ -6,6 +6,8 @@ import json
 import signal
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -18,20 +20,36 @@ from peakdrill.shop.state import load_state
 pytestmark = pytest.mark.slow
 
 
-def peakdrill(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "peakdrill.cli", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, **kwargs)
+@dataclass
+class DrillInFault:
+    """A `peakdrill drill` process caught while its cache outage is injected."""
+
+    process: subprocess.Popen
+    run_dir: Path
+    injected: dict
+    locust_family: list[psutil.Process]
 
 
-def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(shop, tmp_path):
-    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=40, fault_at_s=8, outage_s=25)
+def start_drill_until_the_fault(shop, tmp_path: Path, fault_at_s: int, outage_s: int) -> DrillInFault:
+    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=40, fault_at_s=fault_at_s, outage_s=outage_s)
     reports = tmp_path / "reports"
-    process = peakdrill("drill", str(drill), "--reports-dir", str(reports), "--no-report")
+    process = subprocess.Popen([sys.executable, "-m", "peakdrill.cli", "drill", str(drill), "--reports-dir", str(reports),
+                                "--no-report"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         run_dir, injected = wait_for_event(reports, "fault_injected", timeout=60)
         assert not supervisor.redis_running(load_state(shop.shop_dir))  # the fault is real
         locust_pid = next(e["pid"] for e in read_events(run_dir) if e["type"] == "load_started")
-        locust_family = [psutil.Process(locust_pid), *psutil.Process(locust_pid).children(recursive=True)]
+        locust = psutil.Process(locust_pid)
+        return DrillInFault(process, run_dir, injected, [locust, *locust.children(recursive=True)])
+    except BaseException:
+        process.kill()
+        raise
+
+
+def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(shop, tmp_path):
+    drill = start_drill_until_the_fault(shop, tmp_path, fault_at_s=8, outage_s=25)
+    process, run_dir, injected, locust_family = drill.process, drill.run_dir, drill.injected, drill.locust_family
+    try:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=90)
     finally:
@@ -52,7 +70,9 @@ def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(sh
     assert journal["status"] == "interrupted"
     assert [r["activity"]["name"] for r in journal["rollbacks"]] == ["ensure-cache-server-is-running"]
     recorded = list(iter_records(run_dir))
-    assert recorded and max(r["second"] for r in recorded) >= int(injected["ts"]) - 1  # data up to the interrupt
+    interrupted_at = next(e["ts"] for e in read_events(run_dir) if e["type"] == "interrupted")
+    # Every worker shipped what it measured up to the interrupt before Locust quit.
+    assert recorded and max(r["second"] for r in recorded) >= int(interrupted_at) - 1
 
     report = subprocess.run([sys.executable, "-m", "peakdrill.cli", "report", str(run_dir)], capture_output=True, text=True, timeout=120)
     assert report.returncode == 3, report.stdout + report.stderr
@@ -62,13 +82,10 @@ def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(sh
 
 
 def test_kill_9_of_the_runner_mid_fault_leaves_the_dead_man_and_the_load_to_clean_up(shop, tmp_path):
-    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=40, fault_at_s=6, outage_s=30)
-    reports = tmp_path / "reports"
-    process = peakdrill("drill", str(drill), "--reports-dir", str(reports), "--no-report")
+    drill = start_drill_until_the_fault(shop, tmp_path, fault_at_s=6, outage_s=30)
+    process, run_dir, injected, locust_family = drill.process, drill.run_dir, drill.injected, drill.locust_family
+    reports = run_dir.parent
     try:
-        run_dir, injected = wait_for_event(reports, "fault_injected", timeout=60)
-        locust_pid = next(e["pid"] for e in read_events(run_dir) if e["type"] == "load_started")
-        locust_family = [psutil.Process(locust_pid), *psutil.Process(locust_pid).children(recursive=True)]
         process.kill()
         process.wait(timeout=10)
         # The dead-man notices its injector died and restores Redis; the timeline says who did it.

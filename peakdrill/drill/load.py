@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Literal
 
 from peakdrill.errors import DrillError
+from peakdrill.rundir import STOP_REQUEST_FILE
 
-STOP_GRACE_S = 15.0
+STOP_GRACE_S = 20.0
+SIGTERM_GRACE_S = 5.0
 # The shape file is handed to Locust by path: importing it here would load Locust, whose gevent
 # monkey-patching must never happen in the drill runner's process.
 SHAPE_FILE = importlib.util.find_spec("peakdrill.loadgen.shape").origin
@@ -122,17 +124,23 @@ class LocustProcess:
         """Stop gracefully (Locust flushes its last reports), then make sure no process of ours is left."""
         if self.process is None:
             return None
+        if self.process.poll() is None and self.spec.topology.role != "worker":
+            # Our plugin in the master stops the users and waits for every worker's last report.
+            (self.spec.run_dir / STOP_REQUEST_FILE).touch()
+            self._wait(STOP_GRACE_S)
         if self.process.poll() is None:
-            # Only the master: it tells its workers to quit, and they send their last reports first.
-            self.process.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + STOP_GRACE_S
-            while self.process.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.2)
+            self.process.send_signal(signal.SIGTERM)  # Locust's own graceful shutdown
+            self._wait(SIGTERM_GRACE_S)
         self._signal_group(signal.SIGKILL)  # forked workers that outlived their master
         try:
             return self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             return None
+
+    def _wait(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def _signal_group(self, signum: int) -> None:
         try:

@@ -29,7 +29,7 @@ from peakdrill.drill.plan import DrillPlan
 from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
-from peakdrill.rundir import RunDir, iso
+from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _versions() -> dict:
 def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) -> dict:
     drill = plan.drill
     meta = {
-        "format": 1, "run_id": run.run_id, "kind": mode.kind,
+        "format": FORMAT_VERSION, "run_id": run.run_id, "kind": mode.kind,
         "profile": {"name": plan.profile.name, "file": str(plan.profile_file)},
         "scale": plan.scale, "workers": plan.workers,
         "target": {"url": plan.target_url, "allowed_hosts": list(plan.allowed_hosts)},

@@ -27,12 +27,17 @@ from locust.runners import MasterRunner, WorkerRunner
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
 from peakdrill.loadgen import keepalive
 from peakdrill.loadgen.openmodel import PACER
+from peakdrill.rundir import STOP_REQUEST_FILE
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
 GENERATOR_FILE = "generator.jsonl"
 PAYLOAD_KEY = "peakdrill"
+# Custom Locust messages: the master asks every worker to stop and ship all it holds, and waits.
+FLUSH_MESSAGE = "peakdrill_flush"
+FINAL_MESSAGE = "peakdrill_final"
 RUNNER_PID_ENV = "PEAKDRILL_RUNNER_PID"
+FINAL_REPORTS_WAIT_S = 10.0
 
 
 def _append_lines(path: Path, records: list[dict]) -> None:
@@ -97,28 +102,44 @@ class RunDirWriter:
 
 def _install_worker(environment: Environment) -> None:
     collector = Collector(environment, f"worker-{environment.runner.worker_index}-{os.getpid()}")
-    stopping = {"final": False}
 
     def on_report(client_id, data):
-        histograms, health = collector.drain(everything=stopping["final"])
+        histograms, health = collector.drain()
         data[PAYLOAD_KEY] = {"histograms": histograms, "health": health}
 
-    def on_stop(**_):
-        stopping["final"] = True
+    def on_flush(environment, msg, **_):
+        # Stop our users first, so that what we ship now is everything this worker will ever measure.
+        environment.runner.stop()
+        histograms, health = collector.drain(everything=True)
+        environment.runner.send_message(FINAL_MESSAGE, {"histograms": histograms, "health": health})
 
     environment.events.report_to_master.add_listener(on_report)
-    environment.events.test_stop.add_listener(on_stop)
-    environment.events.quitting.add_listener(on_stop)
+    environment.runner.register_message(FLUSH_MESSAGE, on_flush, concurrent=True)
 
 
 def _install_master(environment: Environment, run_dir: Path) -> None:
     writer = RunDirWriter(run_dir, f"master-{os.getpid()}")
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
+    flushed: set[str] = set()
 
     def on_worker_report(client_id, data):
         payload = data.get(PAYLOAD_KEY)
         if payload:
             writer.write(payload["histograms"], payload["health"])
+
+    def on_final(environment, msg, **_):
+        writer.write(msg.data["histograms"], msg.data["health"])
+        flushed.add(msg.node_id)
+
+    def collect_final_reports(**_):
+        """Runs as the test stops (its end, an interrupt, a dead runner): Locust itself waits only
+        half a second for the workers' last reports before it quits, which loses data under load."""
+        runner = environment.runner
+        runner.send_message(FLUSH_MESSAGE)
+        deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
+        while time.monotonic() < deadline and not set(runner.clients.keys()) <= flushed:
+            gevent.sleep(0.1)
+        writer.write([], own_health.drain()[1])
 
     def flush_own_health():
         while True:
@@ -126,6 +147,8 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
             writer.write([], own_health.drain()[1])
 
     environment.events.worker_report.add_listener(on_worker_report)
+    environment.events.test_stopping.add_listener(collect_final_reports)
+    environment.runner.register_message(FINAL_MESSAGE, on_final)
     gevent.spawn(flush_own_health)
 
 
@@ -146,6 +169,19 @@ def _install_local(environment: Environment, run_dir: Path) -> None:
     environment.events.quitting.add_listener(flush_all)
 
 
+def _stop_and_quit(environment: Environment) -> None:
+    # stop() gathers every last measurement (see collect_final_reports); quit() then ends Locust.
+    environment.runner.stop()
+    environment.runner.quit()
+
+
+def _stop_when_asked(environment: Environment, run_dir: Path) -> None:
+    while not (run_dir / STOP_REQUEST_FILE).exists():
+        gevent.sleep(0.3)
+    logging.getLogger(__name__).info("stop requested by the peakdrill runner: collecting the last reports")
+    _stop_and_quit(environment)
+
+
 def _stop_when_the_runner_dies(environment: Environment, runner_pid: int) -> None:
     """A drill runner killed with -9 cannot stop its load: the load stops itself instead.
 
@@ -161,7 +197,7 @@ def _stop_when_the_runner_dies(environment: Environment, runner_pid: int) -> Non
         while runner is not None and runner.is_running() and runner.status() != psutil.STATUS_ZOMBIE:
             gevent.sleep(1.0)
         logging.getLogger(__name__).error("the peakdrill runner (pid %s) is gone: stopping the load", runner_pid)
-        environment.runner.quit()
+        _stop_and_quit(environment)
 
     gevent.spawn(watch)
 
@@ -185,9 +221,12 @@ def _on_init(environment: Environment, **_) -> None:
     if isinstance(runner, WorkerRunner):
         # Workers ship to the master whatever their own options say: the master decides.
         _install_worker(environment)
-    elif run_dir and isinstance(runner, MasterRunner):
+        return
+    if run_dir and isinstance(runner, MasterRunner):
         _install_master(environment, Path(run_dir))
     elif run_dir:
         _install_local(environment, Path(run_dir))
-    if RUNNER_PID_ENV in os.environ and not isinstance(runner, WorkerRunner):
+    if run_dir:
+        gevent.spawn(_stop_when_asked, environment, Path(run_dir))
+    if RUNNER_PID_ENV in os.environ:
         _stop_when_the_runner_dies(environment, int(os.environ[RUNNER_PID_ENV]))
