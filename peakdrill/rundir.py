@@ -14,6 +14,8 @@ FORMAT_VERSION = 1
 # Created by the runner to ask its Locust master to stop the users, collect every worker's last
 # measurements and quit (a signal would cut the workers' final reports short).
 STOP_REQUEST_FILE = "stop-requested"
+# Tells a Locust master which process runs it, so that the load stops itself if that process dies.
+RUNNER_PID_ENV = "PEAKDRILL_RUNNER_PID"
 
 
 def iso(ts: float) -> str:

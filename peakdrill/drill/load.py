@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,8 @@ from pathlib import Path
 from typing import Literal
 
 from peakdrill.errors import DrillError
-from peakdrill.rundir import STOP_REQUEST_FILE
+from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
+from peakdrill.shop.procs import free_port
 
 STOP_GRACE_S = 20.0
 SIGTERM_GRACE_S = 5.0
@@ -56,12 +56,6 @@ class LoadSpec:
     env: tuple[tuple[str, str], ...] = ()
 
 
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class LocustProcess:
     def __init__(self, spec: LoadSpec) -> None:
         self.spec = spec
@@ -81,7 +75,7 @@ class LocustProcess:
                        "--master-bind-host", topology.master_host, "--master-bind-port", str(topology.master_port)]
         else:
             # Locust's default *:5557 would clash with any other run on this machine, and need not be public.
-            port = str(_free_loopback_port())
+            port = str(free_port("127.0.0.1"))
             workers = ["--processes", str(spec.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
                        "--master-host", "127.0.0.1", "--master-port", port]
         return [
@@ -99,7 +93,7 @@ class LocustProcess:
                    **dict(self.spec.env))
         if self.spec.topology.role != "worker":  # a worker's master owns the run directory and its timeline
             env["PEAKDRILL_RUN_DIR"] = str(self.spec.run_dir)
-            env["PEAKDRILL_RUNNER_PID"] = str(os.getpid())  # Locust stops itself if we die
+            env[RUNNER_PID_ENV] = str(os.getpid())  # Locust stops itself if we die
         output = (self.spec.run_dir / "locust.out").open("ab")
         try:
             # Its own session: a Ctrl-C meant for the drill reaches the runner, which stops Locust in order.

@@ -47,6 +47,12 @@ class DrillPlan:
     steps: tuple[ExperimentStep, ...]
 
     @property
+    def locust_env(self) -> tuple[tuple[str, str], ...]:
+        """Environment for Locust only: the journeys read the target's paths from its endpoint map."""
+        endpoint_map = self.drill.target.endpoint_map
+        return (("PEAKDRILL_ENDPOINTS", endpoint_map),) if endpoint_map else ()
+
+    @property
     def load_duration_s(self) -> float:
         return sum(stage.duration for stage in self.stages)
 
@@ -76,8 +82,6 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
     ensure_allowed(target_url, allowed, str(drill_file))
     # The chaos provider runs in this process and checks its own targets against the same list.
     os.environ["PEAKDRILL_ALLOWED_HOSTS"] = ",".join(allowed)
-    if drill.target.endpoint_map:  # Locust inherits it: the journeys read the target's paths from there
-        os.environ["PEAKDRILL_ENDPOINTS"] = drill.target.endpoint_map
 
     duration = sum(stage.duration for stage in stages)
     steps = []

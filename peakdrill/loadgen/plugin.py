@@ -27,7 +27,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
 from peakdrill.loadgen import keepalive
 from peakdrill.loadgen.openmodel import PACER
-from peakdrill.rundir import STOP_REQUEST_FILE
+from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
@@ -36,7 +36,6 @@ PAYLOAD_KEY = "peakdrill"
 # Custom Locust messages: the master asks every worker to stop and ship all it holds, and waits.
 FLUSH_MESSAGE = "peakdrill_flush"
 FINAL_MESSAGE = "peakdrill_final"
-RUNNER_PID_ENV = "PEAKDRILL_RUNNER_PID"
 FINAL_REPORTS_WAIT_S = 10.0
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from peakdrill.errors import SpecError
 from peakdrill.replay.templates import endpoint_name
 
-_LINE = re.compile(r'^\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: [^"]*)?" (?P<status>\d{3}) \S+')
+_LINE = re.compile(r'^\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: [^"]*)?" \d{3} \S+')
 _TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 # A few torn or foreign lines are normal in a real log; a file that is mostly unreadable is not one.
 MAX_UNREADABLE_SHARE = 0.05
@@ -22,7 +22,6 @@ MAX_UNREADABLE_SHARE = 0.05
 class Hit:
     ts: float
     endpoint: str
-    status: int
 
 
 def read_access_log(path: Path, exclude_prefixes: tuple[str, ...] = ()) -> Iterator[Hit]:
@@ -52,6 +51,6 @@ def read_access_log(path: Path, exclude_prefixes: tuple[str, ...] = ()) -> Itera
             except ValueError as exc:
                 raise SpecError(str(path), f"line {number}", f"time {match['time']!r} is not dd/Mon/yyyy:HH:MM:SS +zzzz",
                                 "use the combined log format's time") from exc
-            yield Hit(ts=ts, endpoint=endpoint_name(match["method"], target), status=int(match["status"]))
+            yield Hit(ts=ts, endpoint=endpoint_name(match["method"], target))
     if lines and unreadable == lines:
         raise SpecError(str(path), "", "no line is in the combined log format", "give an nginx/Apache/gunicorn access log")

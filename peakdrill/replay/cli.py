@@ -74,10 +74,14 @@ def _write(args: argparse.Namespace, profile: Profile) -> int:
     return 0
 
 
+# Health checks and scrapes are not customer traffic.
+DEFAULT_EXCLUDES = ("/healthz", "/metrics")
+
+
 def from_log(args: argparse.Namespace) -> int:
     bucket_s, growth = _settings(args)
     source = Path(args.log)
-    counts, endpoints, first_ts = per_bucket(read_access_log(source, tuple(args.exclude or ())), bucket_s)
+    counts, endpoints, first_ts = per_bucket(read_access_log(source, tuple(p for p in (args.exclude if args.exclude is not None else DEFAULT_EXCLUDES) if p)), bucket_s)
     description = (f"Replayed from {source.name}: {int(sum(counts))} requests from {iso(first_ts)}, "
                    f"{bucket_s:g}s buckets, x{growth:g} growth.")
     profile = build_profile(args.name or f"replay-{source.stem}", counts, bucket_s=bucket_s, growth=growth, source=str(source),
@@ -121,8 +125,9 @@ def register(subparsers) -> None:
     log = commands.add_parser("from-log", help="profile from an access log in the combined log format")
     log.add_argument("log", metavar="ACCESS.log", help="nginx, Apache or gunicorn access log in the combined log format")
     _replay_options(log)
-    log.add_argument("--exclude", action="append", metavar="PREFIX", default=["/healthz", "/metrics"],
-                     help="leave out requests whose path starts with PREFIX (repeatable; default /healthz and /metrics)")
+    log.add_argument("--exclude", action="append", metavar="PREFIX",
+                     help="leave out requests whose path starts with PREFIX (repeatable; replaces the default "
+                          f"{' and '.join(DEFAULT_EXCLUDES)}; --exclude '' keeps everything)")
     log.set_defaults(handler=from_log)
 
     counts = commands.add_parser("from-csv", help="profile from a CSV of request or order counts per bucket")

@@ -115,8 +115,9 @@ def headroom_verdict(capacity: Capacity) -> Verdict:
     if capacity.broke_at is None:
         if headroom >= capacity.target:
             return verdict(PASS, headroom, window, detail + "; the SLO never broke, so capacity is at least this")
+        raise_option = "--max-users" if capacity.knee.offered_rps is None else "--max-rate"
         return verdict(INCONCLUSIVE, headroom, window, detail + "; the SLO never broke before the search ended: "
-                                                                "raise --max-users to find the knee")
+                                                                f"raise {raise_option} to find the knee")
     detail += f"; broke at {capacity.broke_at.load} ({capacity.broke_at.why})"
     return verdict(PASS if headroom >= capacity.target else FAIL, headroom, window, detail)
 

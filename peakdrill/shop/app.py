@@ -15,7 +15,7 @@ import time
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from peakdrill.shop import cs, metrics, routes_cs, routes_orders, shedding
+from peakdrill.shop import cs, db, metrics, routes_cs, routes_orders, shedding
 from peakdrill.shop.web import ApiProblem, problem
 from peakdrill.shop.wiring import Deps, env
 
@@ -42,13 +42,15 @@ def create_app() -> Flask:
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20  # no legitimate request is near 1 MB; 413 beyond
     deps = Deps.from_env()
-    cs.start_human_agents(lambda: deps.connections.get(), cs.CsConfig(
+    # Agents get their own connections with the default (longer) busy timeout: a reply they claimed
+    # should wait out a slow database rather than be dropped after the app's short write timeout.
+    cs.start_human_agents(lambda: db.connect(deps.connections.path), cs.CsConfig(
         human_agents=int(env("HUMAN_AGENTS", "2")), human_reply_s=float(env("HUMAN_REPLY_S", "2.0"))))
 
     @app.before_request
     def _admit() -> Response | None:
         g.start = time.perf_counter()
-        route = _route()
+        g.route = route = _route()
         if route in UNGUARDED:
             return None
         if shedding.saturated(deps.max_in_flight):
@@ -64,9 +66,11 @@ def create_app() -> Flask:
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        if g.get("db_guarded") and not g.get("db_failed"):
+        # Only a completed write proves the database healthy: a POST refused by validation never
+        # touched it, and must not close a breaker that a locked database opened.
+        if g.get("db_guarded") and not g.get("db_failed") and response.status_code < 400:
             deps.database_breaker.success()
-        route = _route()
+        route = g.get("route") or _route()
         if route != "/metrics":
             metrics.HTTP_DURATION.labels(route, request.method, str(response.status_code)).observe(
                 time.perf_counter() - g.get("start", time.perf_counter()))

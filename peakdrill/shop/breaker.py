@@ -30,6 +30,8 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """May a call go out now? In half-open only the first caller (the probe) may."""
+        if self._opened_at is None:  # the common case on every call: no lock needed to read it
+            return True
         with self._lock:
             if self._opened_at is None:
                 return True
@@ -40,6 +42,8 @@ class CircuitBreaker:
             return True
 
     def success(self) -> None:
+        if self._opened_at is None and self._count == 0:  # already closed and clean
+            return
         with self._lock:
             self._count, self._opened_at, self._probing = 0, None, False
             if self.state != "closed":

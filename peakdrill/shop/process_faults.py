@@ -76,7 +76,8 @@ def hold_database_lock(state: ShopState, seconds: float) -> subprocess.Popen:
         raise ShopError(f"seconds {seconds!r} is out of range (fix: 0 < seconds <= 3600)")
     proc = subprocess.Popen([sys.executable, "-m", "peakdrill.shop.process_faults", state.database.path,
                              str(seconds)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline().strip() if proc.stdout else ""
+    line = proc.stdout.readline().strip()
+    proc.stdout.close()  # one line is all the holder ever says
     if line != LOCKED:
         proc.kill()
         proc.wait()

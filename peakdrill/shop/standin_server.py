@@ -54,13 +54,17 @@ class Standin:
     def __init__(self, provider: Any) -> None:
         self.provider = provider
         self.fault = Fault()
-        self._lock = threading.Lock()
+        # Signalled whenever the fault changes, so requests held by "timeout" are let go when it heals.
+        self._fault_changed = threading.Condition()
 
     def business(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, dict[str, Any]]:
         fault = self.fault
         time.sleep(fault.latency_ms / 1000)
         if fault.mode == "timeout":
-            time.sleep(HOLD_S)  # the client gave up long ago; the request is never processed
+            # The client gave up long ago; the request is never processed. Held until the fault
+            # changes (at most HOLD_S), so a healed stand-in does not keep a thread per request.
+            with self._fault_changed:
+                self._fault_changed.wait_for(lambda: self.fault.mode != "timeout", HOLD_S)
             return 504, {"error": "injected fault", "detail": "the provider timed out (admin fault mode timeout)"}
         if fault.mode == "error" and (not 0 < fault.error_ratio < 1 or random.random() < fault.error_ratio):
             return 503, {"error": "injected fault", "detail": "the provider answers 5xx (admin fault mode error)"}
@@ -70,8 +74,9 @@ class Standin:
         try:
             if path == "/admin/fault":
                 if method == "PUT":
-                    with self._lock:
+                    with self._fault_changed:
                         self.fault = self.fault.patched(body)
+                        self._fault_changed.notify_all()
                 elif method != "GET":
                     return 405, {"error": "method not allowed", "detail": "use GET or PUT"}
                 return 200, self.fault.to_dict()

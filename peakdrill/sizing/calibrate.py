@@ -29,7 +29,7 @@ import psutil
 
 from peakdrill.errors import SizingError
 from peakdrill.loadgen.keepalive import raise_fd_limit
-from peakdrill.safety import ensure_allowed
+from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.sizing.calibration import SATURATION_CPU_PERCENT, Calibration, Sample, Saturation
 from peakdrill.sizing.fastserver import FastServer
 
@@ -52,7 +52,7 @@ class CalibrationRun:
     host: str | None = None  # None: the built-in fast server
     path: str = "/"
     locustfile: Path = CALIBRATION_LOCUSTFILE
-    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
     def __post_init__(self) -> None:
         if self.max_users < 1:
