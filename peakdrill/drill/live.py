@@ -30,12 +30,14 @@ class Window:
 
 
 class LiveStats:
-    """Incrementally tails ``histograms/*.jsonl`` and keeps per-second buckets merged over endpoints."""
+    """Incrementally tails ``histograms/*.jsonl``: per (second, endpoint) buckets, as
+    :func:`peakdrill.histograms.load_buckets` gives them, and per-second buckets over all endpoints."""
 
     def __init__(self, run_dir: Path) -> None:
         self.hist_dir = run_dir / HISTOGRAM_DIR
         self._offsets: dict[Path, int] = {}
         self._seconds: dict[int, Bucket] = {}
+        self.buckets: dict[tuple[int, str], Bucket] = {}
 
     def poll(self) -> None:
         for path in sorted(self.hist_dir.glob("*.jsonl")):
@@ -46,8 +48,9 @@ class LiveStats:
             self._offsets[path] = self._offsets.get(path, 0) + len(complete)
             for line in complete.splitlines():
                 if line.strip():
-                    second, _, bucket = decode_record(json.loads(line))
+                    second, name, bucket = decode_record(json.loads(line))
                     self._seconds.setdefault(second, Bucket()).merge(bucket)
+                    self.buckets.setdefault((second, name), Bucket()).merge(bucket)
 
     def window(self, seconds: int) -> Window | None:
         """The last ``seconds`` seconds that have data (workers report every few seconds)."""

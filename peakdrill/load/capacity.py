@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
+from peakdrill.drill.live import LiveStats
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket, load_buckets, merge_buckets
 from peakdrill.load.plan import COMMAND_LINE
@@ -159,12 +160,13 @@ def _judge(step: int, stage: dict, start_ts: float, buckets: dict[tuple[int, str
                       p95_ms=p95, error_ratio=ratio, held=held, why=why)
 
 
-def judge_steps(run_dir: Path, until_ts: float | None = None) -> list[StepResult]:
+def judge_steps(run_dir: Path, until_ts: float | None = None,
+                buckets: dict[tuple[int, str], Bucket] | None = None) -> list[StepResult]:
     """The steps that ended before ``until_ts`` (if given) and began before the data ends, up to and
-    including the first broken one."""
+    including the first broken one. ``buckets`` are the run's merged histograms if already at hand."""
     meta = RunDir(run_dir).read_meta()
     settings, start_ts = meta["capacity"], meta["start_ts"]
-    buckets = load_buckets(run_dir)
+    buckets = load_buckets(run_dir) if buckets is None else buckets
     data_end = max((second for second, _ in buckets), default=start_ts) + 1
     stages = [s for s in meta.get("stages", []) if s["name"] != WARM_UP
               and start_ts + s["start_s"] < data_end and (until_ts is None or start_ts + s["end_s"] <= until_ts)]
@@ -181,15 +183,21 @@ class StopPastTheKnee:
 
     def __init__(self) -> None:
         self._judged = 0
+        self._live: LiveStats | None = None  # reads only what was appended since the last step
+        self._stage_ends: list[float] = []  # fixed once the load has started
 
     def __call__(self, run_dir: Path) -> str:
         until = time.time() - REPORT_LAG_S
-        meta = RunDir(run_dir).read_meta()
-        finished = sum(1 for stage in meta.get("stages", []) if meta["start_ts"] + stage["end_s"] <= until)
+        if not self._stage_ends:
+            meta = RunDir(run_dir).read_meta()
+            self._stage_ends = [meta["start_ts"] + stage["end_s"] for stage in meta.get("stages", [])]
+            self._live = LiveStats(run_dir)
+        finished = sum(1 for end in self._stage_ends if end <= until)
         if finished <= self._judged:  # judge each step once, when its data is on disk
             return ""
         self._judged = finished
-        results = judge_steps(run_dir, until)
+        self._live.poll()
+        results = judge_steps(run_dir, until, self._live.buckets)
         if results and results[-1].held is False:
             return f"step {results[-1].step} ({step_load(asdict(results[-1]))}) broke the SLO: {results[-1].why}"
         return ""

@@ -65,7 +65,7 @@ class CustomerService:
                                "VALUES (?, ?, ?, 'bot', ?)", (customer, channel, intent, created)).lastrowid
         reply = self._bot_reply(intent)
         if reply is None:
-            escalate(conn, chat_id)
+            _queue(conn, chat_id)  # just created: no need to look it up again
             metrics.CHATS.labels("queued").inc()
             return {"chat_id": chat_id, "status": "queued", "first_reply": None}
         replied = time.time()
@@ -86,7 +86,7 @@ class CustomerService:
                              (chat_id, reply, time.time()))
                 return {"chat_id": chat_id, "status": "bot", "reply": {"from": "bot", "text": reply}}
         # The bot is busy, or a human already has the chat: it waits in the human queue.
-        return {**escalate(conn, chat_id), "reply": None}
+        return {**_queue(conn, chat_id), "reply": None}
 
     def close_chat(self, conn: sqlite3.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
         score = body.get("satisfaction")
@@ -113,9 +113,14 @@ def _open_chat(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row:
 
 
 def escalate(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
-    """Put the chat in the human queue (idempotent). A chat that was queued before keeps its
-    first queueing time, so a follow-up to a human conversation is answered before new chats."""
+    """Put an open chat in the human queue (idempotent)."""
     _open_chat(conn, chat_id)
+    return _queue(conn, chat_id)
+
+
+def _queue(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
+    """Queue a chat already known to be open. A chat that was queued before keeps its first
+    queueing time, so a follow-up to a human conversation is answered before new chats."""
     conn.execute("UPDATE chats SET status = 'queued', queued_at = COALESCE(queued_at, ?) "
                  "WHERE id = ? AND status IN ('bot', 'human')", (time.time(), chat_id))
     return {"chat_id": chat_id, "status": "queued"}

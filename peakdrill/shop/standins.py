@@ -18,11 +18,6 @@ from peakdrill.shop.state import ShopState, StandinState
 
 NAMES = ("payment", "courier", "bot")
 ADMIN_TIMEOUT_S = 3.0
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
-
-
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def start_standins(shop_dir: Path, host: str, bot_slots: int, timeout: float) -> dict[str, StandinState]:
@@ -35,8 +30,8 @@ def start_standins(shop_dir: Path, host: str, bot_slots: int, timeout: float) ->
             argv = [sys.executable, "-m", "peakdrill.shop.standin_server", name, "--host", host,
                     "--port", str(port), "--admin-port", str(admin_port), "--slots", str(bot_slots)]
             pid, create_time = procs.spawn(argv, shop_dir / f"standin-{name}.log")
-            started[name] = StandinState(pid=pid, create_time=create_time, port=port, url=_url(host, port),
-                                         admin_url=_url(host, admin_port))
+            started[name] = StandinState(pid=pid, create_time=create_time, port=port, url=procs.url_of(host, port),
+                                         admin_url=procs.url_of(host, admin_port))
         for name, standin in started.items():
             if not procs.wait_until(lambda s=standin: _answers(s) or not procs.alive(s.pid, s.create_time),
                                     timeout, interval=0.1) or not procs.alive(standin.pid, standin.create_time):
@@ -56,7 +51,7 @@ def stop_standins(standins: dict[str, StandinState], timeout: float = 5.0) -> No
 
 def _answers(standin: StandinState) -> bool:
     try:
-        with _OPENER.open(standin.admin_url + "/admin/fault", timeout=0.5):
+        with procs.LOOPBACK_OPENER.open(standin.admin_url + "/admin/fault", timeout=0.5):
             return True
     except (OSError, ValueError):
         return False
@@ -76,7 +71,7 @@ def _admin(state: ShopState, name: str, path: str, body: dict[str, Any] | None =
                                      data=None if body is None else json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
-        with _OPENER.open(request, timeout=ADMIN_TIMEOUT_S) as response:
+        with procs.LOOPBACK_OPENER.open(request, timeout=ADMIN_TIMEOUT_S) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise ShopError(f"the {name} stand-in refused {path} {body!r}: HTTP {exc.code} "

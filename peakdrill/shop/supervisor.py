@@ -15,7 +15,6 @@ import os
 import shutil
 import sys
 import urllib.error
-import urllib.request
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,18 +44,10 @@ def check_host(host: str, allow_non_loopback: bool = False) -> None:
                     "(fix: use --host 127.0.0.1, or pass --allow-non-loopback if you really mean it)")
 
 
-def url_of(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-# No proxy, whatever the environment says: the shop is on loopback and a proxy would mis-report it.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
     """The parsed /healthz answer (also a 503's body), or None if the app does not answer."""
     try:
-        with _OPENER.open(url + "/healthz", timeout=timeout) as response:
+        with procs.LOOPBACK_OPENER.open(url + "/healthz", timeout=timeout) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
@@ -128,7 +119,7 @@ def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = 
     config = redis_server.write_config(shop, redis_host, redis_port)
     redis_proc = redis_server.start(binary, config, redis_host, redis_port)
     state = ShopState(
-        url=url_of(host, port), host=host, port=port, shop_dir=str(shop),
+        url=procs.url_of(host, port), host=host, port=port, shop_dir=str(shop),
         started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         database=DatabaseState(path=str(db_path)),
         redis=RedisState(host=redis_host, port=redis_port, pid=redis_proc.pid, binary=binary, config=str(config),

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.request
 from dataclasses import dataclass
 
 from peakdrill.errors import ShopError
-from peakdrill.shop import cs, db, tracking
+from peakdrill.shop import cs, db, procs, tracking
 from peakdrill.shop.breaker import CircuitBreaker
 from peakdrill.shop.cache import Cache
 from peakdrill.shop.gateway import Gateway
@@ -19,7 +18,6 @@ from peakdrill.shop.outbound import Dependency
 
 # Short, so a locked database answers 503 within ~2 s instead of piling requests up behind it.
 WRITE_BUSY_TIMEOUT_MS = 2000
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def env(name: str, default: str | None = None) -> str:
@@ -58,7 +56,7 @@ class Deps:
         the bot does not answer within 0.3 s (a scrape must not hang on it)."""
         depths: dict[str, float] = {"human": cs.human_queue_depth(self.connections.get())}
         try:
-            with _OPENER.open(self.bot_admin_url + "/admin/stats", timeout=0.3) as response:
+            with procs.LOOPBACK_OPENER.open(self.bot_admin_url + "/admin/stats", timeout=0.3) as response:
                 depths["bot"] = json.loads(response.read())["queued"]
         except (OSError, ValueError, KeyError):
             pass

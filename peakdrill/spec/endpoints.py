@@ -10,6 +10,7 @@ readable and the report's endpoint names stable.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -47,13 +48,14 @@ class Endpoint(Spec):
     method: str
     path: str
 
-    @property
+    # Both run on every request of every simulated user: the name is worked out once.
+    @cached_property
     def name(self) -> str:
         """The Locust request name: ids folded, so one endpoint is one line of statistics."""
         return _PLACEHOLDER.sub(lambda m: f"[{m.group(1)}]", self.path)
 
     def url(self, **values: object) -> str:
-        return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), self.path)
+        return self.path.format(**values)  # placeholders are validated to be exactly {id} / {n}
 
 
 def _parse_endpoint(text: object) -> Endpoint:
@@ -87,6 +89,10 @@ class EndpointMap(Spec):
             if found != OPERATIONS[operation]:
                 wanted = ", ".join(f"{{{p}}}" for p in sorted(OPERATIONS[operation])) or "no placeholder"
                 raise ValueError(f"{operation}: path {endpoint.path!r} must contain {wanted}")
+            try:
+                endpoint.url(**{placeholder: 1 for placeholder in found})
+            except (ValueError, IndexError, KeyError) as exc:
+                raise ValueError(f"{operation}: path {endpoint.path!r} has a stray brace ({exc})") from exc
             parsed[operation] = endpoint
         return parsed
 
