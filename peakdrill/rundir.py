@@ -11,6 +11,7 @@ from pathlib import Path
 from peakdrill.errors import RunDirError
 
 FORMAT_VERSION = 1
+GENERATOR_FILE = "generator.jsonl"
 # Created by the runner to ask its Locust master to stop the users, collect every worker's last
 # measurements and quit (a signal would cut the workers' final reports short).
 STOP_REQUEST_FILE = "stop-requested"

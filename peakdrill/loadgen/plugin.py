@@ -27,11 +27,10 @@ from locust.runners import MasterRunner, WorkerRunner
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
 from peakdrill.loadgen import keepalive
 from peakdrill.loadgen.openmodel import PACER
-from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
+from peakdrill.rundir import GENERATOR_FILE, RUNNER_PID_ENV, STOP_REQUEST_FILE
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
-GENERATOR_FILE = "generator.jsonl"
 PAYLOAD_KEY = "peakdrill"
 # Custom Locust messages: the master asks every worker to stop and ship all it holds, and waits.
 FLUSH_MESSAGE = "peakdrill_flush"

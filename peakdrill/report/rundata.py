@@ -17,6 +17,7 @@ from typing import Any
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket, load_buckets
 from peakdrill.report.capacity import Capacity, parse_capacity
+from peakdrill.rundir import GENERATOR_FILE
 
 DEFAULT_SLO = {"cache_read_p99_ms": 50.0, "order_success_rate": 0.98, "cs_first_response_s": 30.0,
                "recovery_window_s": 10}
@@ -267,7 +268,7 @@ def load_run(run_dir: Path | str) -> RunData:
                         rps=None if r.get("rps") is None else _num(r.get("rps"), 0.0),
                         intended_rps=None if r.get("intended_rps") is None else _num(r.get("intended_rps"), 0.0),
                         achieved_rps=None if r.get("achieved_rps") is None else _num(r.get("achieved_rps"), 0.0))
-        for r in read_jsonl(run_dir / "generator.jsonl", warnings)
+        for r in read_jsonl(run_dir / GENERATOR_FILE, warnings)
     )
     journals = tuple(j for p in sorted((run_dir / "journals").glob("*.json"))
                      if (j := _journal(p, warnings)) is not None)

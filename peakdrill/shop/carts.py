@@ -10,10 +10,8 @@ import sqlite3
 import time
 from typing import Any
 
-from peakdrill.shop.web import ApiProblem, positive_int, text
+from peakdrill.shop.web import MAX_ITEMS, MAX_QUANTITY, ApiProblem, positive_int, text
 
-MAX_QUANTITY = 100
-MAX_LINES = 50
 
 
 def create_cart(conn: sqlite3.Connection, body: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +45,8 @@ def add_item(conn: sqlite3.Connection, cart_id: int, body: dict[str, Any]) -> di
             raise ApiProblem(422, "invalid quantity", f"the cart would hold {new_quantity} of product_id "
                              f"{product_id}; at most {MAX_QUANTITY}")
         lines = conn.execute("SELECT COUNT(*) FROM cart_items WHERE cart_id = ?", (cart_id,)).fetchone()[0]
-        if line is None and lines >= MAX_LINES:
-            raise ApiProblem(422, "cart full", f"cart {cart_id} already has {MAX_LINES} products")
+        if line is None and lines >= MAX_ITEMS:
+            raise ApiProblem(422, "cart full", f"cart {cart_id} already has {MAX_ITEMS} products")
         conn.execute("INSERT INTO cart_items VALUES (?, ?, ?) ON CONFLICT(cart_id, product_id) "
                      "DO UPDATE SET quantity = excluded.quantity", (cart_id, product_id, new_quantity))
         conn.execute("UPDATE carts SET updated_at = ? WHERE id = ?", (time.time(), cart_id))

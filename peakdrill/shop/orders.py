@@ -21,10 +21,8 @@ from peakdrill.errors import DependencyError
 from peakdrill.shop import carts, db, metrics
 from peakdrill.shop.gateway import Gateway
 from peakdrill.shop.idempotency import replayed, request_hash
-from peakdrill.shop.web import ApiProblem, positive_int, text
+from peakdrill.shop.web import MAX_ITEMS, MAX_QUANTITY, ApiProblem, positive_int, text
 
-MAX_ITEMS = 50
-MAX_QUANTITY = 100
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from flask import Response, jsonify, request
 
 MAX_KEY_LEN = 200
 MAX_TEXT = 2000
+# One order (or cart) holds at most this many products, each at most this many times.
+MAX_ITEMS = 50
+MAX_QUANTITY = 100
 
 
 class ApiProblem(Exception):

@@ -29,6 +29,7 @@ import psutil
 
 from peakdrill.errors import SizingError
 from peakdrill.loadgen.keepalive import raise_fd_limit
+from peakdrill.rundir import GENERATOR_FILE
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.sizing.calibration import SATURATION_CPU_PERCENT, Calibration, Sample, Saturation
 from peakdrill.sizing.fastserver import FastServer
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 CALIBRATION_LOCUSTFILE = Path(importlib.util.find_spec("peakdrill.sizing.locustfile").origin)
 SATURATED_FOR_S = 3  # consecutive seconds at or above 90% CPU that count as saturated
 STOP_GRACE_S = 15.0
-GENERATOR_FILE = "generator.jsonl"  # the run-directory contract (docs/run-directory.md)
 
 
 @dataclass(frozen=True, slots=True)
