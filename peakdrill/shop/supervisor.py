@@ -198,6 +198,12 @@ def stop_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, timeout: floa
             thaw_sync(state)
         procs.terminate(state.sync.pid, state.sync.create_time, timeout=timeout)
     stop_redis(state, timeout=timeout)
+    # A cache-outage rollback or dead-man timer that was mid-way may have restarted Redis while we
+    # stopped the rest: it wrote its new PID into the file, and that server must not outlive the shop.
+    with contextlib.suppress(ShopError):
+        latest = load_state(path)
+        if (latest.redis.pid, latest.redis.create_time) != (state.redis.pid, state.redis.create_time):
+            stop_redis(latest, timeout=timeout)
     path.unlink(missing_ok=True)
     return True
 
