@@ -96,7 +96,9 @@ def test_locked_database_times_out_cleanly_and_recovers(shop):
 
 @pytest.mark.parametrize("mode", ["error", "timeout", "unreachable"])
 def test_failing_gateway_keeps_orders_pending_and_a_retry_charges_once(shop, mode):
-    order_id = order(shop, key()).json()["order_id"]
+    placed = order(shop, key())
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["order_id"]
     pay_key = key()
     try:
         set_standin_fault(shop, "payment", mode=mode)

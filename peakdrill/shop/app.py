@@ -37,10 +37,6 @@ def _retry_later(http_status: int, error: str, detail: str, seconds: int) -> Res
     return response
 
 
-# Bad request, body too large, invalid input: answered before any query ran.
-REFUSED_BEFORE_THE_DATABASE = frozenset({400, 413, 422})
-
-
 def create_app() -> Flask:
     app = Flask("peakdrill.shop")
     app.json.sort_keys = False
@@ -70,13 +66,8 @@ def create_app() -> Flask:
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        # A POST refused by validation never touched the database: it must not close a breaker
-        # that a locked database opened, but it must not hold the half-open probe either.
         if g.get("db_guarded") and not g.get("db_failed"):
-            if response.status_code in REFUSED_BEFORE_THE_DATABASE:
-                deps.database_breaker.release()
-            else:
-                deps.database_breaker.success()
+            deps.database_breaker.success()
         route = g.get("route") or _route()
         if route != "/metrics":
             metrics.HTTP_DURATION.labels(route, request.method, str(response.status_code)).observe(

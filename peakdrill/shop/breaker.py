@@ -49,13 +49,6 @@ class CircuitBreaker:
             if self.state != "closed":
                 self._publish("closed")
 
-    def release(self) -> None:
-        """A call that proved nothing either way (refused before it reached the dependency):
-        a half-open breaker lets the next call probe instead of waiting on this one forever."""
-        if self._probing:
-            with self._lock:
-                self._probing = False
-
     def failure(self) -> None:
         with self._lock:
             self._count += 1
