@@ -28,6 +28,26 @@ def new_run_id(name: str, ts: float | None = None) -> str:
     return f"{stamp}-{name}"
 
 
+class JsonlTail:
+    """Reads the records appended to a JSON-lines file since the last call, so a watcher polling
+    every second reads each line once. A line still being written is left for the next call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = 0
+
+    def read_new(self) -> list[dict]:
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self._offset)
+                data = stream.read()
+        except FileNotFoundError:
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self._offset += len(complete)
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -25,7 +25,7 @@ def test_capacity_search_finds_k_over_s_and_scores_the_headroom(tmp_path):
     # 4 slots x 50 ms: 80 requests/s. Each user sends one request a second, so users = offered req/s.
     with slot_server(slots=4, service_s=0.05) as target:
         result = peakdrill("capacity", write_steps_profile(tmp_path), "--host", target.url, "--locustfile", LOCUSTFILE,
-                           "--start-users", "56", "--step-users", "8", "--max-users", "128", "--step-duration", "6s",
+                           "--start-users", "64", "--step-users", "8", "--max-users", "128", "--step-duration", "6s",
                            "--p95-ms", "200", "--forecast-rps", "50", "--reports-dir", str(reports), "--no-progress")
         capacity_rps = target.capacity_rps
     output = result.stdout[-4000:] + result.stderr[-3000:]
@@ -37,7 +37,7 @@ def test_capacity_search_finds_k_over_s_and_scores_the_headroom(tmp_path):
     assert broke["users"] > knee["users"] and broke["p95_ms"] > 200 and broke == capacity["steps"][-1]
     assert all(step["held"] for step in capacity["steps"][:-1])
 
-    # The search stopped soon after the step that broke instead of running all 10 steps.
+    # The search stopped soon after the step that broke instead of running all 9 steps.
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["kind"] == "capacity" and meta["status"] == "completed"
     last_second = max(record["second"] for record in iter_records(run_dir))
@@ -115,7 +115,7 @@ def test_open_model_search_steps_the_arrival_rate_and_finds_k_over_s(tmp_path):
     reports = tmp_path / "reports"
     with slot_server(slots=4, service_s=0.05) as target:
         result = peakdrill("capacity", str(profile), "--host", target.url, "--locustfile", OPEN_LOCUSTFILE,
-                           "--start-rate", "56", "--step-rate", "8", "--max-rate", "128", "--pool-users", "60",
+                           "--start-rate", "64", "--step-rate", "8", "--max-rate", "128", "--pool-users", "60",
                            "--step-duration", "6s", "--p95-ms", "200", "--forecast-rps", "50",
                            "--reports-dir", str(reports), "--no-progress")
         capacity_rps = target.capacity_rps
@@ -124,6 +124,6 @@ def test_open_model_search_steps_the_arrival_rate_and_finds_k_over_s(tmp_path):
     capacity = json.loads((run_dir / "capacity.json").read_text())
     knee, broke = capacity["knee"], capacity["broke_at"]
     assert knee and broke and broke["offered_rps"] > knee["offered_rps"], output
-    assert [step["offered_rps"] for step in capacity["steps"]] == [56 + 8 * i for i in range(len(capacity["steps"]))]
+    assert [step["offered_rps"] for step in capacity["steps"]] == [64 + 8 * i for i in range(len(capacity["steps"]))]
     assert abs(knee["rps"] - capacity_rps) <= 0.15 * capacity_rps, output
     assert result.returncode == 0, output  # PASS, and the generator kept up with every judged step

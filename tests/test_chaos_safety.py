@@ -16,6 +16,7 @@ import pytest
 
 from peakdrill.chaos import cache_faults, database_faults, ledger
 from peakdrill.chaos.lifecycle import DEADMAN_GRACE_S
+from loadkit import peakdrill
 from peakdrill.shop import load_state, procs, supervisor, sync_frozen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +52,6 @@ def wait_for_fault(shop_dir: str, process: subprocess.Popen, fault_is_on, timeou
 def redis_down(state) -> bool:
     return not supervisor.redis_running(state)
 
-
-def peakdrill(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "peakdrill.cli", *args], capture_output=True, text=True, timeout=60)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -10,11 +10,14 @@ import sqlite3
 import time
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from loadkit import peakdrill
 from peakdrill.errors import SpecError
+from peakdrill.load.plan import LoadOptions, build_load_plan
 from peakdrill.spec.drill import load_drill
 from peakdrill.spec.endpoints import load_endpoint_map
 from servers import ALT_MAP, gunicorn
@@ -117,6 +120,24 @@ def test_a_drill_on_another_shop_scores_the_names_of_its_map(tmp_path):
     assert endpoints.order == ["POST /shop/v2/checkout", "POST /shop/v2/checkout/[id]/payment"]
 
     (tmp_path / "alt-shop.yaml").write_text(ALT_MAP.replace("GET /shop/v2/catalogue?p={n}", "GET /shop/v2/catalogue"))
-    with pytest.raises(SpecError) as caught:
-        load_drill(drill)
-    assert (caught.value.file, caught.value.field) == (str(tmp_path / "alt-shop.yaml"), "endpoints")
+    for scored in ("", "endpoints: {cache_read: ['GET /x']}\n"):  # named or not, a bad map is refused
+        drill.write_text(drill.read_text().split("endpoints:")[0] + scored)
+        with pytest.raises(SpecError) as caught:
+            load_drill(drill)
+        assert (caught.value.file, caught.value.field) == (str(tmp_path / "alt-shop.yaml"), "endpoints")
+
+
+def test_a_load_run_takes_the_map_from_the_command_line_or_the_environment(tmp_path):
+    (tmp_path / "alt-shop.yaml").write_text(ALT_MAP)
+    options = LoadOptions(profile_file=ROOT / "loadtests/profiles/demo.yaml", host="http://127.0.0.1:9",
+                          locustfile=ROOT / "loadtests/locustfile.py", endpoints=tmp_path / "alt-shop.yaml")
+    plan = build_load_plan(options)
+    assert plan.drill.endpoints.order == ["POST /shop/v2/checkout", "POST /shop/v2/checkout/[id]/payment"]
+    assert dict(plan.locust_env) == {"PEAKDRILL_ENDPOINTS": str(tmp_path / "alt-shop.yaml")}
+    # Without a map the journeys are told so: a map left in the caller's environment does not leak in.
+    assert dict(build_load_plan(replace(options, endpoints=None)).locust_env) == {"PEAKDRILL_ENDPOINTS": ""}
+
+    result = peakdrill("load", str(options.profile_file), "--host", options.host, "--no-report",
+                       env={"PEAKDRILL_ENDPOINTS": str(tmp_path / "missing.yaml")}, timeout=60)
+    assert result.returncode == 2 and "--endpoints" in result.stderr and "missing.yaml" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr

@@ -5,23 +5,19 @@ rate so a run that fell behind is never scored PASS."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from peakdrill.report import score_run_dir
 from peakdrill.spec.profile import load_profile
+from loadkit import peakdrill
 from runfactory import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGE = "stages:\n  - {name: a, duration: 5s, users: 3}\n"
 OPEN_STAGE = "model: open\nstages:\n  - {name: a, duration: 5s, users: 3, arrival_rate: 4}\n"
 
-
-def peakdrill(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "peakdrill.cli", *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.mark.parametrize("text, field, words", [

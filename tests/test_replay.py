@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import http.client
 import math
-import subprocess
-import sys
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -15,6 +13,7 @@ import pytest
 
 from peakdrill.replay.templates import endpoint_name, fold_path
 from peakdrill.spec.profile import load_profile
+from loadkit import peakdrill
 from servers import gunicorn
 
 GROWTH = 1.35
@@ -24,9 +23,6 @@ CURVE = [10, 30, 50, 30, 10]
 MIX = [("GET", "/api/products/{i}", 5), ("GET", "/api/products?page={i}", 2), ("POST", "/api/orders", 2),
        ("POST", "/api/orders/{i}/pay", 1)]
 
-
-def peakdrill(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "peakdrill.cli", *args], capture_output=True, text=True, timeout=60)
 
 
 def send_curve(url: str) -> tuple[Counter, Counter]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -209,6 +210,27 @@ def test_circuit_breaker_opens_probes_once_and_closes():
     assert breaker.allow()
     breaker.success()
     assert breaker.state == "closed" and breaker.allow() and breaker.allow()
+
+
+def test_circuit_breaker_forgets_old_failures_and_a_probe_without_verdict_passes_the_turn():
+    breaker = CircuitBreaker("test", failures=2, reset_s=0.2, window_s=0.3)
+    breaker.failure()
+    time.sleep(0.35)
+    breaker.failure()
+    assert breaker.state == "closed", "two failures further apart than window_s are not consecutive"
+    breaker.failure()
+    assert breaker.state == "open"
+    time.sleep(0.25)
+    assert breaker.allow() and not breaker.allow()
+    releaser = threading.Thread(target=breaker.release)
+    releaser.start()
+    releaser.join()
+    assert not breaker.allow(), "only the thread holding the probe may release it"
+    breaker.release()
+    assert breaker.state == "open" and breaker.allow(), "the next caller probes at once"
+    breaker.success()
+    assert breaker.state == "closed"
+
 
 
 def test_cart_becomes_one_order(shop):

@@ -85,13 +85,23 @@ def test_locked_database_times_out_cleanly_and_recovers(shop):
         assert all(r.headers["Retry-After"].isdigit() and r.json()["error"] == "database unavailable" for r in during)
         assert requests.get(f"{shop.url}/api/products/20", timeout=TIMEOUT).status_code == 200  # reads go on (WAL)
         assert metric(shop, "shop_circuit_breaker_state", dependency="database") == 2
+        time.sleep(2.2)  # the breakers now let a probe through; one refused before writing is no verdict
+        invalid = {"customer_id": "c-test", "items": []}
+        refused = [requests.post(f"{shop.url}/api/orders", headers={"Idempotency-Key": key()}, json=invalid,
+                                 timeout=TIMEOUT).status_code for _ in range(10)]
+        assert set(refused) <= {422, 503}
+        assert metric(shop, "shop_circuit_breaker_state", dependency="database") == 2
     finally:
         holder.terminate()
         holder.wait(10)
     # Each worker's breaker lets a probe through 2 s after it opened; then every order goes through.
     recovered = poll(lambda: [order(shop, key(), product_id=20).status_code for _ in range(4)],
-                     lambda codes: codes == [201] * 4, timeout=10, interval=0.5)
+                     lambda codes: codes == [201] * 4 and breakers_closed(shop), timeout=10, interval=0.5)
     assert recovered == [201] * 4
+
+
+def breakers_closed(shop) -> bool:
+    return metric(shop, "shop_circuit_breaker_state", dependency="database") == 0
 
 
 @pytest.mark.parametrize("mode", ["error", "timeout", "unreachable"])

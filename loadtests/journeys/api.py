@@ -21,10 +21,10 @@ from locust.exception import RescheduleTask
 
 from journeys.common import OPEN_MODEL
 from peakdrill.loadgen.openmodel import PACER
-from peakdrill.spec.endpoints import load_endpoint_map
+from peakdrill.spec.endpoints import ENDPOINTS_ENV, load_endpoint_map
 
 DEFAULT_MAP = Path(__file__).resolve().parents[1] / "targets" / "reference-shop.yaml"
-ENDPOINTS = load_endpoint_map(os.environ.get("PEAKDRILL_ENDPOINTS") or DEFAULT_MAP)
+ENDPOINTS = load_endpoint_map(os.environ.get(ENDPOINTS_ENV) or DEFAULT_MAP)
 SHED_SUFFIX = "(shed 429)"
 # A server may ask for minutes; a load test honours it only up to here, so a run still ends on time.
 MAX_RETRY_AFTER_S = 10.0

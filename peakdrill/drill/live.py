@@ -6,11 +6,11 @@ files the report reads, so what the user watches live is what gets scored.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill.histograms import HISTOGRAM_DIR, Bucket, decode_record, merge_buckets
+from peakdrill.rundir import JsonlTail
 
 
 @dataclass(slots=True, frozen=True)
@@ -35,22 +35,16 @@ class LiveStats:
 
     def __init__(self, run_dir: Path) -> None:
         self.hist_dir = run_dir / HISTOGRAM_DIR
-        self._offsets: dict[Path, int] = {}
+        self._tails: dict[Path, JsonlTail] = {}
         self._seconds: dict[int, Bucket] = {}
         self.buckets: dict[tuple[int, str], Bucket] = {}
 
     def poll(self) -> None:
         for path in sorted(self.hist_dir.glob("*.jsonl")):
-            with path.open("rb") as stream:
-                stream.seek(self._offsets.get(path, 0))
-                data = stream.read()
-            complete = data[: data.rfind(b"\n") + 1]  # a line still being written is read next time
-            self._offsets[path] = self._offsets.get(path, 0) + len(complete)
-            for line in complete.splitlines():
-                if line.strip():
-                    second, name, bucket = decode_record(json.loads(line))
-                    self._seconds.setdefault(second, Bucket()).merge(bucket)
-                    self.buckets.setdefault((second, name), Bucket()).merge(bucket)
+            for record in self._tails.setdefault(path, JsonlTail(path)).read_new():
+                second, name, bucket = decode_record(record)
+                self._seconds.setdefault(second, Bucket()).merge(bucket)
+                self.buckets.setdefault((second, name), Bucket()).merge(bucket)
 
     def window(self, seconds: int) -> Window | None:
         """The last ``seconds`` seconds that have data (workers report every few seconds)."""

@@ -15,6 +15,7 @@ from peakdrill.errors import SpecError
 from peakdrill.safety import ensure_allowed
 from peakdrill.shop.state import load_state
 from peakdrill.spec.drill import Drill, load_drill
+from peakdrill.spec.endpoints import endpoints_env
 from peakdrill.spec.profile import Profile, Stage, load_profile
 
 # Time Locust may take beyond the profile before the runner stops it.
@@ -49,8 +50,7 @@ class DrillPlan:
     @property
     def locust_env(self) -> tuple[tuple[str, str], ...]:
         """Environment for Locust only: the journeys read the target's paths from its endpoint map."""
-        endpoint_map = self.drill.target.endpoint_map
-        return (("PEAKDRILL_ENDPOINTS", endpoint_map),) if endpoint_map else ()
+        return endpoints_env(self.drill.target.endpoint_map)
 
     @property
     def load_duration_s(self) -> float:

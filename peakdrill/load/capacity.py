@@ -20,6 +20,7 @@ from peakdrill.drill.live import LiveStats
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket, load_buckets, merge_buckets
 from peakdrill.load.plan import COMMAND_LINE
+from peakdrill.report.capacity import offered_load
 from peakdrill.rundir import RunDir
 from peakdrill.spec.profile import Stage
 
@@ -199,7 +200,8 @@ class StopPastTheKnee:
         self._live.poll()
         results = judge_steps(run_dir, until, self._live.buckets)
         if results and results[-1].held is False:
-            return f"step {results[-1].step} ({step_load(asdict(results[-1]))}) broke the SLO: {results[-1].why}"
+            broke = results[-1]
+            return f"step {broke.step} ({offered_load(broke.users, broke.offered_rps)}) broke the SLO: {broke.why}"
         return ""
 
 
@@ -231,8 +233,3 @@ def write_capacity(run_dir: Path) -> dict:
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return result
-
-
-def step_load(step: dict) -> str:
-    """What a step offered: its users, or its arrival rate."""
-    return f"{step['users']} users" if step.get("offered_rps") is None else f"{step['offered_rps']:g} req/s offered"

@@ -12,9 +12,10 @@ from peakdrill.drill.cli import finish_run
 from peakdrill.drill.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.load import STAGES_ENV
-from peakdrill.load.capacity import STEP_OPTIONS, CapacitySearch, StopPastTheKnee, step_load, write_capacity
+from peakdrill.load.capacity import STEP_OPTIONS, CapacitySearch, StopPastTheKnee, write_capacity
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
+from peakdrill.report.capacity import CapacityStep
 from peakdrill.spec.loader import parse_duration
 from peakdrill.spec.profile import Profile, load_profile
 
@@ -89,10 +90,10 @@ def _search(args: argparse.Namespace, profile: Profile) -> CapacitySearch:
 def _print_steps(result: dict) -> None:
     for step in result["steps"]:
         state = {True: "held", False: "BROKE", None: "no data"}[step["held"]]
-        print(f"  {step_load(step):>22} | {step['rps']:8.1f} req/s | {step['orders_per_s']:7.2f} orders/s | "
+        print(f"  {CapacityStep.parse(step).load:>22} | {step['rps']:8.1f} req/s | {step['orders_per_s']:7.2f} orders/s | "
               f"p95 {step['p95_ms']:8.1f} ms | errors {step['error_ratio']:6.2%} | {state} {step['why']}".rstrip(), flush=True)
     knee = result["knee"]
-    print(f"peakdrill: knee: {step_load(knee)}, {knee['rps']:.1f} req/s, {knee['orders_per_s']:.2f} orders/s"
+    print(f"peakdrill: knee: {CapacityStep.parse(knee).load}, {knee['rps']:.1f} req/s, {knee['orders_per_s']:.2f} orders/s"
           if knee else "peakdrill: no step held: the capacity is below the first step", flush=True)
 
 

@@ -48,6 +48,9 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
     option(parser, "--scale", default=1.0, type=float, help="multiply the profile's users and spawn rates")
     option(parser, "--workers", default=1, type=int, help="number of Locust worker processes")
     option(parser, "--locustfile", default=DEFAULT_LOCUSTFILE, help="the Locust file with the user journeys")
+    option(parser, "--endpoints", metavar="MAP.yaml",
+           help="the target's endpoint map, for a shop whose paths differ (see loadtests/targets/); "
+                "default: the reference shop's paths")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     parser.add_argument("--no-progress", action="store_true", help="do not print the live progress lines")
     parser.add_argument("--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
@@ -58,7 +61,8 @@ def load_options(args: argparse.Namespace, host_required: bool = True) -> LoadOp
     if host_required and not args.host:
         raise SpecError(COMMAND_LINE, "--host", "no target given", "pass --host http://127.0.0.1:8800 (the target's base URL)")
     return LoadOptions(profile_file=Path(args.profile_file), host=args.host or "", scale=args.scale, workers=args.workers,
-                       locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()))
+                       locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()),
+                       endpoints=Path(args.endpoints) if args.endpoints else None)
 
 
 def _topology(args: argparse.Namespace) -> Topology:

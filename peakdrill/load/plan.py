@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from peakdrill.drill.plan import END_GRACE_S, DrillPlan
 from peakdrill.errors import SpecError
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
-from peakdrill.spec.drill import Drill, Load, Target
+from peakdrill.spec.drill import Drill, Load
 from peakdrill.spec.profile import Stage, load_profile
 
 DEFAULT_LOCUSTFILE = "loadtests/locustfile.py"
@@ -33,6 +33,7 @@ class LoadOptions:
     workers: int = 1
     locustfile: Path = Path(DEFAULT_LOCUSTFILE)
     allow_hosts: tuple[str, ...] = ()
+    endpoints: Path | None = None  # the target's endpoint map; None: the reference shop's paths
 
 
 def positive(value: float, option: str, fix: str) -> float:
@@ -53,17 +54,24 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
     if not options.locustfile.is_file():
         raise SpecError(COMMAND_LINE, "--locustfile", f"{str(options.locustfile)!r} does not exist",
                         f"give the path of a locustfile, e.g. {DEFAULT_LOCUSTFILE}")
+    if options.endpoints is not None and not options.endpoints.is_file():
+        raise SpecError(COMMAND_LINE, "--endpoints", f"{str(options.endpoints)!r} does not exist",
+                        "give the target's endpoint map, e.g. loadtests/targets/reference-shop.yaml")
     profile = load_profile(options.profile_file)
     allowed = (*LOOPBACK_HOSTS, *options.allow_hosts)
     ensure_allowed(options.host, allowed, COMMAND_LINE)
     stages = stages if stages is not None else profile.scaled_stages(options.scale)
     duration = sum(stage.duration for stage in stages)
     try:
-        drill = Drill(name=_run_name(profile.name), description=profile.description,
-                      target=Target(url=options.host, allowed_hosts=list(allowed)),
-                      load=Load(profile=str(options.profile_file), scale=options.scale, workers=options.workers,
-                                locustfile=str(options.locustfile)),
-                      max_duration=duration + END_GRACE_S)
+        # model_validate, not Drill(...): the drill's validators may return an updated copy
+        # (the scored names of the endpoint map), which a constructor call would drop.
+        drill = Drill.model_validate(dict(
+            name=_run_name(profile.name), description=profile.description,
+            target=dict(url=options.host, allowed_hosts=list(allowed),
+                        **({"endpoint_map": str(options.endpoints)} if options.endpoints else {})),
+            load=Load(profile=str(options.profile_file), scale=options.scale, workers=options.workers,
+                      locustfile=str(options.locustfile)),
+            max_duration=duration + END_GRACE_S))
     except ValidationError as exc:
         raise SpecError(COMMAND_LINE, "", f"not a valid load run: {exc.errors()[0]['msg']}",
                         "check the profile path and the numbers given") from exc

@@ -13,6 +13,7 @@ from peakdrill.drill.load import LoadSpec, LocustProcess, Topology
 from peakdrill.errors import DrillError
 from peakdrill.load.plan import LoadOptions, positive
 from peakdrill.rundir import new_run_id
+from peakdrill.spec.endpoints import endpoints_env, load_endpoint_map
 from peakdrill.spec.profile import load_profile
 
 
@@ -21,10 +22,13 @@ def run_worker(options: LoadOptions, topology: Topology, reports_dir: Path) -> i
     positive(options.workers, "--workers", "pass --workers 1 or more")
     # The journeys read think time and mix from the profile, so a bad one must fail here, not in Locust.
     profile = load_profile(options.profile_file)
+    if options.endpoints is not None:
+        load_endpoint_map(options.endpoints)
     log_dir = reports_dir / new_run_id(f"{profile.name}-worker")
     log_dir.mkdir(parents=True, exist_ok=True)
     locust = LocustProcess(LoadSpec(locustfile=options.locustfile, profile=options.profile_file, scale=options.scale,
-                                    workers=options.workers, host=options.host, run_dir=log_dir, topology=topology))
+                                    workers=options.workers, host=options.host, run_dir=log_dir, topology=topology,
+                                    env=endpoints_env(options.endpoints)))
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         pid = locust.start()

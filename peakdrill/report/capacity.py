@@ -39,10 +39,15 @@ class CapacityStep:
 
     @property
     def load(self) -> str:
-        return f"{self.users} users" if self.offered_rps is None else f"{self.offered_rps:g} req/s offered"
+        return offered_load(self.users, self.offered_rps)
 
     def value(self, basis: str) -> float:
         return self.orders_per_s if basis == "orders/s" else self.rps
+
+
+def offered_load(users: int, offered_rps: float | None) -> str:
+    """What a capacity step offered: its users, or (open model) its arrival rate."""
+    return f"{users} users" if offered_rps is None else f"{offered_rps:g} req/s offered"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 _PARAM = re.compile(r"<(?:[^:<>]+:)?[^<>]+>")
 # Observability must answer while the shop sheds load or the database is locked.
 UNGUARDED = frozenset({"/healthz", "/metrics"})
+UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # error-name prefixes
 
 
 def _route() -> str:
@@ -38,6 +39,8 @@ def _retry_later(http_status: int, error: str, detail: str, seconds: int) -> Res
 
 
 def create_app() -> Flask:
+    # Timestamped and per worker, so a fault's effects can be lined up with a drill's clock.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     app = Flask("peakdrill.shop")
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20  # no legitimate request is near 1 MB; 413 beyond
@@ -61,13 +64,18 @@ def create_app() -> Flask:
             if not deps.database_breaker.allow():
                 return _retry_later(503, "database unavailable", "the database breaker is open after repeated "
                                     "lock timeouts; retry after the Retry-After seconds", 2)
-            g.db_guarded = True
+            # The breaker's verdict comes from the database itself: rows written on this thread's
+            # connection prove it takes writes; a POST refused before writing proves nothing.
+            g.db_changes_before = deps.connections.get().total_changes
         return None
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        if g.get("db_guarded") and not g.get("db_failed"):
-            deps.database_breaker.success()
+        if "db_changes_before" in g and not g.get("db_failed"):
+            if deps.connections.get().total_changes > g.db_changes_before:
+                deps.database_breaker.success()
+            else:
+                deps.database_breaker.release()
         route = g.get("route") or _route()
         if route != "/metrics":
             metrics.HTTP_DURATION.labels(route, request.method, str(response.status_code)).observe(
@@ -84,9 +92,12 @@ def create_app() -> Flask:
 
     @app.errorhandler(sqlite3.OperationalError)
     def _db_busy(exc: sqlite3.OperationalError) -> Response:
-        # A locked or unavailable database is the server's problem, and a retryable one.
-        log.warning("database error: %s", exc)
-        if g.get("db_guarded"):
+        # A locked or unreachable database is the server's problem, and a retryable one. Only
+        # those count against the breaker: another OperationalError is a bug of ours, not the
+        # database failing, and must not lock every writer out.
+        code = getattr(exc, "sqlite_errorname", "")  # absent when raised outside the sqlite3 module
+        log.warning("database error on %s %s: %s (%s)", request.method, request.path, exc, code or "no code")
+        if "db_changes_before" in g and code.startswith(UNAVAILABLE):
             g.db_failed = True
             deps.database_breaker.failure()
         return _retry_later(503, "database unavailable", str(exc), 1)

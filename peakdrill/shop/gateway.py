@@ -18,7 +18,6 @@ POLICY = Policy(timeout_s=1.0, retries=2, backoff_s=0.05, breaker_failures=5, br
 @dataclass(frozen=True)
 class Charge:
     ref: str
-    amount_cents: int
     status: str  # succeeded | declined
 
 
@@ -33,6 +32,5 @@ class Gateway:
         status, body = self.dependency.call("POST", "/charges", {"idempotency_key": idempotency_key,
                                                                  "amount_cents": amount_cents})
         if status in (200, 201) and body.get("status") == "succeeded":
-            return Charge(ref=str(body["charge_id"]), amount_cents=amount_cents, status="succeeded")
-        return Charge(ref=str(body.get("charge_id", f"declined-http-{status}")), amount_cents=amount_cents,
-                      status="declined")
+            return Charge(ref=str(body["charge_id"]), status="succeeded")
+        return Charge(ref=str(body.get("charge_id", f"declined-http-{status}")), status="declined")

@@ -10,7 +10,6 @@ warning for a few seconds: that is the saturation point.
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import platform
@@ -29,7 +28,7 @@ import psutil
 
 from peakdrill.errors import SizingError
 from peakdrill.loadgen.keepalive import raise_fd_limit
-from peakdrill.rundir import GENERATOR_FILE
+from peakdrill.rundir import GENERATOR_FILE, JsonlTail
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.sizing.calibration import SATURATION_CPU_PERCENT, Calibration, Sample, Saturation
 from peakdrill.sizing.fastserver import FastServer
@@ -82,19 +81,6 @@ def _locust_command(run: CalibrationRun, url: str, run_dir: Path) -> list[str]:
             "--logfile", str(run_dir / "locust.log"), "--peakdrill-run-dir", str(run_dir)]
 
 
-def _read_health(run_dir: Path) -> list[dict]:
-    path = run_dir / GENERATOR_FILE
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a torn last line: the writer is mid-append
-    return records
-
-
 def _saturation(health: list[dict]) -> Saturation | None:
     run = 0
     for index, record in enumerate(health):
@@ -117,8 +103,10 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-def _watch(process: subprocess.Popen, run: CalibrationRun, run_dir: Path) -> list[tuple[float, int]]:
-    """Sample the Locust process's RSS every second until it ends or saturates: (ts, rss) pairs."""
+def _watch(process: subprocess.Popen, run: CalibrationRun, health: JsonlTail,
+           records: list[dict]) -> list[tuple[float, int]]:
+    """Sample the Locust process's RSS every second until it ends or saturates: (ts, rss) pairs.
+    The generator's health records gathered meanwhile are appended to ``records``."""
     rss: list[tuple[float, int]] = []
     watched = psutil.Process(process.pid)
     deadline = time.monotonic() + run.duration_s + 30
@@ -127,7 +115,8 @@ def _watch(process: subprocess.Popen, run: CalibrationRun, run_dir: Path) -> lis
             rss.append((time.time(), watched.memory_info().rss))
         except psutil.NoSuchProcess:
             break
-        if _saturation(_read_health(run_dir)) is not None:
+        records.extend(health.read_new())
+        if _saturation(records) is not None:
             logger.info("peakdrill: the load process is saturated; stopping the ramp")
             break
         time.sleep(1.0)
@@ -191,12 +180,14 @@ def calibrate(run: CalibrationRun) -> Calibration:
                                            stderr=errors, stdin=subprocess.DEVNULL)
             except OSError as exc:
                 raise SizingError(f"could not start Locust ({exc}); is peakdrill installed in this environment?") from exc
+        health, records = JsonlTail(scratch / GENERATOR_FILE), []
         try:
-            rss = _watch(process, run, scratch)
+            rss = _watch(process, run, health, records)
         finally:
             _stop(process)
+    records.extend(health.read_new())
     try:
-        calibration = summarise(_samples(_read_health(scratch), rss, start_ts), run, target, fd_limit)
+        calibration = summarise(_samples(records, rss, start_ts), run, target, fd_limit)
     except SizingError as exc:
         raise SizingError(f"{exc}; Locust's output is in {scratch}") from exc
     shutil.rmtree(scratch, ignore_errors=True)

@@ -23,12 +23,6 @@ def _relative_to_spec(value: str, info: ValidationInfo) -> str:
     return os.path.normpath(path)
 
 
-def _endpoint_map(value: str, info: ValidationInfo) -> str:
-    path = _relative_to_spec(value, info)
-    load_endpoint_map(path)  # a bad map stops the drill here, its SpecError naming the map's own file and field
-    return path
-
-
 class Target(Spec):
     """Either a base URL, or the embedded reference shop (the default) found through its state file."""
 
@@ -39,7 +33,7 @@ class Target(Spec):
     # How the journeys reach this target (loadtests/targets/*.yaml); absent: the reference shop's paths.
     endpoint_map: str | None = None
 
-    _map = field_validator("endpoint_map")(_endpoint_map)
+    _map = field_validator("endpoint_map")(_relative_to_spec)
 
 
 class Load(Spec):
@@ -96,10 +90,13 @@ class Drill(Spec):
 
     @model_validator(mode="after")
     def _scored_names_from_the_map(self) -> Drill:
-        """Another shop's paths give other request names: unless the drill names them, score its map's."""
-        if self.target.endpoint_map is None or "endpoints" in self.model_fields_set:
+        """Another shop's paths give other request names: unless the drill names them, score its map's.
+        A bad map stops the drill here, its SpecError naming the map's own file and field."""
+        if self.target.endpoint_map is None:
             return self
         found = load_endpoint_map(self.target.endpoint_map).endpoints
+        if "endpoints" in self.model_fields_set:
+            return self
         names = {op: f"{found[op].method} {found[op].name}" for op in ("product", "place_order", "pay_order")}
         scored = Endpoints(cache_read=[names["product"]], order=[names["place_order"], names["pay_order"]])
         return self.model_copy(update={"endpoints": scored})

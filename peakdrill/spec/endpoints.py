@@ -17,6 +17,9 @@ from pydantic import Field, field_validator
 
 from peakdrill.spec.loader import Spec, load_spec
 
+# The journeys read the target's endpoint map from here (plain `locust` too).
+ENDPOINTS_ENV = "PEAKDRILL_ENDPOINTS"
+
 # Operation -> the placeholders its path must contain.
 OPERATIONS: dict[str, frozenset[str]] = {
     "list_products": frozenset({"n"}),
@@ -102,3 +105,10 @@ class EndpointMap(Spec):
 
 def load_endpoint_map(path: Path | str) -> EndpointMap:
     return load_spec(EndpointMap, path)
+
+
+def endpoints_env(path: Path | str | None) -> tuple[tuple[str, str], ...]:
+    """Locust's environment for a target's map. Always set (empty: the reference shop's paths),
+    so a map left in the caller's environment cannot send the load down paths other than those
+    the report scores."""
+    return ((ENDPOINTS_ENV, str(path) if path else ""),)
