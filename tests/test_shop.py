@@ -16,7 +16,7 @@ from peakdrill.errors import ShopError
 from peakdrill.shop import cli as shop_cli
 from peakdrill.shop import (get_bot_capacity, get_standin_fault, load_state, set_standin_fault, start_shop,
                             stop_shop)
-from peakdrill.shop import redis_server
+from peakdrill.shop import procs, redis_server, supervisor
 from peakdrill.shop.breaker import CircuitBreaker
 from shopkit import TIMEOUT, db, key, open_chat, order, pay, poll
 
@@ -331,6 +331,31 @@ def test_cli_up_status_down_leaves_no_process(tmp_path, capsys):
     assert not (tmp_path / "cli-shop" / "state.json").exists()
     assert _shop_cli("shop", "down", "--shop-dir", shop_dir) == 0  # idempotent
     assert _shop_cli("shop", "status", "--shop-dir", shop_dir) == 1
+
+
+def test_down_also_stops_a_redis_restarted_while_it_was_stopping_the_shop(tmp_path, monkeypatch):
+    shop_dir = str(tmp_path / "raced-shop")
+    start_shop(shop_dir, port=0, workers=1)
+    restarted = []
+    stop_standins = supervisor.stop_standins
+
+    def stop_standins_while_a_rollback_restarts_redis(*args, **kwargs):
+        stop_standins(*args, **kwargs)
+        # A cache-outage rollback (or dead-man) acting now: stop_shop already holds the old state.
+        state = load_state(shop_dir)
+        supervisor.stop_redis(state)
+        restarted.append(supervisor.start_redis(state).redis)
+
+    monkeypatch.setattr(supervisor, "stop_standins", stop_standins_while_a_rollback_restarts_redis)
+    try:
+        assert stop_shop(shop_dir)
+    finally:
+        monkeypatch.undo()
+        stop_shop(shop_dir)
+        survivors = [redis for redis in restarted if procs.alive(redis.pid, redis.create_time)]
+        for redis in survivors:  # stopped here too, so a failing run leaves nothing behind
+            procs.terminate(redis.pid, redis.create_time)
+    assert len(restarted) == 1 and survivors == [], "the Redis restarted mid-stop outlived the shop"
 
 
 def test_up_twice_is_refused(shop):
