@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from peakdrill.sizing.calibrate import CalibrationRun, _memory_fit, _saturation
 from peakdrill.sizing.calibration import CONSERVATIVE, Calibration, Sample, save_calibration
 from peakdrill.sizing.fastserver import FastServer
 from peakdrill.sizing.plan import EPHEMERAL_PORTS, PlanRequest, plan
+from peakdrill.spec.profile import load_profile
 
 LOADTESTS = Path(__file__).resolve().parent.parent / "loadtests"
 MIB = 1024 * 1024
@@ -181,3 +183,39 @@ def test_a_bad_run_time_is_refused_before_any_manifest_is_written(tmp_path, caps
     assert code == 2
     assert "--run-time 'soon'" in capsys.readouterr().err
     assert not (tmp_path / "k8s").exists()
+
+
+def test_with_a_profile_the_masters_run_its_stages_scaled_to_the_users(tmp_path):
+    profile = LOADTESTS / "profiles" / "double11-peak.yaml"
+    code = main(["plan", "--users", "1000000", "--think-time", "1", "--output-dir", str(tmp_path / "k8s"),
+                 "--host", "http://shop.staging.svc:8080", "--allow-host", "shop.staging.svc",
+                 "--loadtests-dir", str(LOADTESTS), "--profile", str(profile)])
+    assert code == 0
+    objects = [obj for path in sorted((tmp_path / "k8s").glob("*.yaml")) for obj in yaml.safe_load_all(path.read_text())]
+    jobs, workers = _kinds(objects, "Job"), _kinds(objects, "Deployment")
+    assert len(jobs) > 1
+    peak_users = load_profile(profile).peak_users
+    total = 0.0
+    for pod in [job["spec"]["template"]["spec"] for job in jobs] + [w["spec"]["template"]["spec"] for w in workers]:
+        container = pod["containers"][0]
+        env = {item["name"]: item["value"] for item in container["env"]}
+        assert env["PEAKDRILL_PROFILE"] == "/loadtests/profiles/double11-peak.yaml"
+        assert container["args"][:2] == ["-f", "/loadtests/locustfile.py,/loadtests/profile_shape.py"]
+        assert "-u" not in container["args"] and "-t" not in container["args"]  # the shape sets both
+        if "--master" in container["args"]:
+            total += float(env["PEAKDRILL_SCALE"]) * peak_users
+    assert total == pytest.approx(1_000_000, rel=1e-4), "the shards together peak at --users"
+
+
+def test_a_profile_outside_the_load_tests_or_a_bad_one_is_refused_before_any_manifest(tmp_path, capsys):
+    outside = tmp_path / "peak.yaml"
+    outside.write_text((LOADTESTS / "profiles" / "demo.yaml").read_text())
+    bad = tmp_path / "loadtests"
+    shutil.copytree(LOADTESTS, bad, ignore=shutil.ignore_patterns("__pycache__"))
+    (bad / "profiles" / "broken.yaml").write_text("name: broken\nstages:\n  - {name: a, duration: soon, users: 3}\n")
+    for profile, loadtests, words in [(outside, LOADTESTS, "is not under --loadtests-dir"),
+                                      (bad / "profiles" / "broken.yaml", bad, "stages.0.duration")]:
+        code = main(["plan", "--output-dir", str(tmp_path / "k8s"), "--host", "http://127.0.0.1:8800",
+                     "--loadtests-dir", str(loadtests), "--profile", str(profile)])
+        assert code == 2 and words in capsys.readouterr().err
+        assert not (tmp_path / "k8s").exists()

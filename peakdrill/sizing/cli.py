@@ -43,6 +43,8 @@ examples:
   peakdrill plan --users 1000000 --calibration calibration.json --think-time 5
   peakdrill plan --users 1000000 --calibration calibration.json --output-dir k8s/ \\
       --host http://shop.staging.svc:8080 --allow-host shop.staging.svc --image registry/peakdrill:0.1.0
+  peakdrill plan --users 1000000 --profile loadtests/profiles/double11-peak.yaml --output-dir k8s/ \
+      --host http://shop.staging.svc:8080 --allow-host shop.staging.svc      # the peak's stages, not a flat ramp
   kubectl apply -f k8s/
 """
 
@@ -85,7 +87,7 @@ def calibrate(args: argparse.Namespace) -> int:
 
 def plan(args: argparse.Namespace) -> int:
     from peakdrill.sizing.calibration import CONSERVATIVE, load_calibration
-    from peakdrill.sizing.manifests import ClusterRun, write_manifests
+    from peakdrill.sizing.manifests import ClusterRun, ProfileLoad, write_manifests
     from peakdrill.sizing.plan import PlanRequest, table
     from peakdrill.sizing.plan import plan as size
 
@@ -97,9 +99,11 @@ def plan(args: argparse.Namespace) -> int:
         if not args.host:
             raise SizingError("--output-dir needs --host, the URL the workers will load (e.g. --host http://shop.staging.svc:8080)")
         ensure_allowed(args.host, (*LOOPBACK_HOSTS, *(args.allow_host or ())), "the command line")
+        loadtests_dir = Path(args.loadtests_dir)
+        profile = ProfileLoad.from_file(Path(args.profile), loadtests_dir) if args.profile else None
         cluster_run = ClusterRun(host=args.host, image=args.image, run_time=args.run_time, ramp_up_s=args.ramp_up,
                                 run_id=args.run_id or time.strftime("%Y%m%d-%H%M%S-plan", time.gmtime()),
-                                loadtests_dir=Path(args.loadtests_dir), namespace=args.namespace)
+                                loadtests_dir=loadtests_dir, namespace=args.namespace, profile=profile)
     calibration = load_calibration(args.calibration) if args.calibration else CONSERVATIVE
     sizing = size(request, calibration)
     print(table(sizing))
@@ -156,6 +160,9 @@ def register(subparsers) -> None:
     option(parser, "--host", help="the URL the workers load (needed with --output-dir)")
     parser.add_argument("--allow-host", action="append", metavar="HOST", help="allow --host to be HOST (repeatable)")
     option(parser, "--image", default="peakdrill:0.1.0", help="container image with peakdrill (and Locust) installed")
+    option(parser, "--profile", metavar="PROFILE.yaml",
+           help="run this profile's stages (under --loadtests-dir), scaled to peak at --users, instead of a flat "
+                "ramp; --ramp-up and --run-time then do not apply")
     option(parser, "--run-time", default="30m", help="how long each master runs the load (Locust -t)")
     option(parser, "--ramp-up", type=_positive(float), default="600", help="seconds to start all users")
     option(parser, "--run-id", help="run directory name under the reports volume (default: time-stamped)")

@@ -23,6 +23,7 @@ import yaml
 from peakdrill.errors import SizingError
 from peakdrill.sizing.plan import MIB, Shard, Sizing, require
 from peakdrill.spec.loader import parse_duration
+from peakdrill.spec.profile import load_profile
 
 NAME = "peakdrill"
 LOADTESTS_MOUNT = "/loadtests"
@@ -30,6 +31,7 @@ REPORTS_MOUNT = "/reports"
 CONFIGMAP_LIMIT_BYTES = 1024 * 1024  # what the Kubernetes API server accepts in one object
 MASTER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 LOCUST_PORT = 5557
+PROFILE_SHAPE = "profile_shape.py"  # under the load tests directory
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
@@ -39,6 +41,30 @@ class _Dumper(yaml.SafeDumper):
     # patching the manifests trip over.
     def ignore_aliases(self, data) -> bool:
         return True
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileLoad:
+    """A load profile the masters run through its LoadTestShape (``loadtests/profile_shape.py``)
+    instead of a flat ramp: its stages, scaled so that the shards together peak at the sizing's users."""
+
+    path: str  # under the load tests directory, as mounted
+    peak_users: int
+
+    @classmethod
+    def from_file(cls, path: Path, loadtests_dir: Path) -> ProfileLoad:
+        try:
+            relative = path.resolve().relative_to(loadtests_dir.resolve())
+        except ValueError:
+            raise SizingError(f"--profile {str(path)!r} is not under --loadtests-dir {str(loadtests_dir)!r}: only the "
+                              f"load tests ship in the ConfigMap; put the profile in {loadtests_dir}/profiles/") from None
+        if not (loadtests_dir / PROFILE_SHAPE).is_file():
+            raise SizingError(f"--loadtests-dir {str(loadtests_dir)!r} has no {PROFILE_SHAPE}, which runs a profile's "
+                              "stages; copy it from the project's loadtests/")
+        return cls(path=relative.as_posix(), peak_users=load_profile(path).peak_users)
+
+    def scale(self, shard: Shard) -> float:
+        return shard.users / self.peak_users
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +78,7 @@ class ClusterRun:
     run_id: str
     loadtests_dir: Path
     namespace: str = NAME
+    profile: ProfileLoad | None = None  # None: a flat ramp to each shard's users over ramp_up_s for run_time
 
     def __post_init__(self) -> None:
         try:
@@ -110,11 +137,17 @@ def _volumes(files: dict[str, str]) -> list[dict]:
             {"name": "reports", "persistentVolumeClaim": {"claimName": f"{NAME}-reports"}}]
 
 
-def _container(name: str, run: ClusterRun, args: list[str], resources: dict[str, str]) -> dict:
+def _container(name: str, run: ClusterRun, shard: Shard, args: list[str], resources: dict[str, str]) -> dict:
+    locustfiles = [f"{LOADTESTS_MOUNT}/locustfile.py"]
+    env = [{"name": "PYTHONUNBUFFERED", "value": "1"}]
+    if run.profile is not None:  # workers need it too: the journeys take think time and mixes from it
+        locustfiles.append(f"{LOADTESTS_MOUNT}/{PROFILE_SHAPE}")
+        env += [{"name": "PEAKDRILL_PROFILE", "value": f"{LOADTESTS_MOUNT}/{run.profile.path}"},
+                {"name": "PEAKDRILL_SCALE", "value": f"{run.profile.scale(shard):.6g}"}]
     return {
         "name": name, "image": run.image,
-        "command": ["locust"], "args": ["-f", f"{LOADTESTS_MOUNT}/locustfile.py", *args],
-        "env": [{"name": "PYTHONUNBUFFERED", "value": "1"}],
+        "command": ["locust"], "args": ["-f", ",".join(locustfiles), *args],
+        "env": env,
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "volumeMounts": [{"name": "loadtests", "mountPath": LOADTESTS_MOUNT, "readOnly": True},
                          {"name": "reports", "mountPath": REPORTS_MOUNT}],
@@ -127,12 +160,13 @@ def _master_name(shard: Shard) -> str:
 
 def _master_job(shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
     labels = _labels("master", shard)
-    args = ["--master", "--headless", "--host", run.host, "--expect-workers", str(shard.workers),
-            "-u", str(shard.users), "-r", f"{max(1.0, shard.users / run.ramp_up_s):g}",
-            "-t", run.run_time, "--stop-timeout", "10",
-            "--peakdrill-run-dir", f"{REPORTS_MOUNT}/{run.run_id}"]
+    # With a profile, its shape sets users, spawn rates and the end of the run.
+    flat = [] if run.profile else ["-u", str(shard.users), "-r", f"{max(1.0, shard.users / run.ramp_up_s):g}",
+                                   "-t", run.run_time]
+    args = ["--master", "--headless", "--host", run.host, "--expect-workers", str(shard.workers), *flat,
+            "--stop-timeout", "10", "--peakdrill-run-dir", f"{REPORTS_MOUNT}/{run.run_id}"]
     pod = {"restartPolicy": "Never", "volumes": _volumes(files),
-           "containers": [_container("locust-master", run, args, MASTER_RESOURCES)]}
+           "containers": [_container("locust-master", run, shard, args, MASTER_RESOURCES)]}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(_master_name(shard), run, labels),
             "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": pod}}}
 
@@ -148,7 +182,7 @@ def _worker_deployment(sizing: Sizing, shard: Shard, run: ClusterRun, files: dic
     resources = {"cpu": "1", "memory": f"{sizing.memory_per_worker_bytes // MIB}Mi"}
     args = ["--worker", "--master-host", _master_name(shard), "--master-port", str(LOCUST_PORT)]
     annotations = {"peakdrill/nofile": str(sizing.fds_per_worker), "peakdrill/users-per-worker": str(sizing.users_per_worker)}
-    pod = {"volumes": _volumes(files), "containers": [_container("locust-worker", run, args, resources)]}
+    pod = {"volumes": _volumes(files), "containers": [_container("locust-worker", run, shard, args, resources)]}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": _meta(f"{NAME}-worker-{shard.index}", run, labels, annotations=annotations),
             "spec": {"replicas": shard.workers, "selector": {"matchLabels": labels},
