@@ -4,18 +4,25 @@ mix match the traffic they came from."""
 from __future__ import annotations
 
 import http.client
+import json
 import math
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from peakdrill.replay.mix import replayed_weights
 from peakdrill.replay.templates import endpoint_name, fold_path
 from peakdrill.spec.profile import load_profile
 from loadkit import peakdrill
 from servers import gunicorn
 
+ROOT = Path(__file__).resolve().parents[1]
 GROWTH = 1.35
 BUCKET_S = 2  # each 2 s of the log stands for a minute of a real peak: the test stays short
 # Requests per bucket (a ramp up and down) and the endpoint mix inside every bucket.
@@ -76,6 +83,35 @@ def test_access_log_of_a_real_server_becomes_a_matching_profile(tmp_path):
     assert set(profile.replay.endpoint_mix) == set(sent_per_endpoint)
     for name, share in profile.replay.endpoint_mix.items():
         assert share == pytest.approx(sent_per_endpoint[name] / total, rel=0.05), name
+
+    # The order journey runs its tasks in the shares of their requests in the log; the log had no
+    # order-status reads, so following an order does not run.
+    weights = order_task_weights(out)
+    defining = {"browse": "GET /api/products?page=[n]", "view_product": "GET /api/products/[id]", "buy": "POST /api/orders"}
+    sent = sum(sent_per_endpoint[name] for name in defining.values())
+    assert weights["follow_order"] == 0
+    for task_name, name in defining.items():
+        assert weights[task_name] / 1000 == pytest.approx(sent_per_endpoint[name] / sent, abs=0.002), task_name
+
+
+def order_task_weights(profile: Path) -> dict[str, int]:
+    """How often each task of the order journey is in Locust's task list, imported as Locust would."""
+    code = ("import collections, json; from journeys.orders import OrderUser; "
+            "print(json.dumps(collections.Counter(t.__name__ for t in OrderUser.tasks)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT / "loadtests",
+                            env=dict(os.environ, PEAKDRILL_PROFILE=str(profile), PYTHONPATH=str(ROOT / "loadtests")))
+    assert result.returncode == 0, result.stderr
+    return {"follow_order": 0, **json.loads(result.stdout.splitlines()[-1])}
+
+
+def test_replayed_weights_follow_the_mix_and_keep_the_defaults_without_one():
+    defaults = {"look": 4, "buy": 1}
+    defining = {"look": "GET /p/[id]", "buy": "POST /o"}
+    assert replayed_weights(defaults, defining, {"GET /p/[id]": 0.6, "POST /o": 0.2, "GET /other": 0.2}) == {"look": 750, "buy": 250}
+    assert replayed_weights(defaults, defining, {"GET /elsewhere": 1.0}) == defaults
+    assert replayed_weights(defaults, defining, {}) == defaults
+    assert replayed_weights(defaults, defining, {"GET /p/[id]": 0.9999, "POST /o": 0.0001}) == {"look": 1000, "buy": 1}
+    assert replayed_weights(defaults, {"look": "GET /p/[id]", "buy": None}, {"GET /p/[id]": 1.0}) == {"look": 1000, "buy": 0}
 
 
 def test_csv_of_order_counts_needs_a_conversion_then_scales_by_growth(tmp_path):

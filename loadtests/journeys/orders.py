@@ -7,12 +7,22 @@ import uuid
 
 from locust import FastHttpUser, task
 
-from journeys.api import Api
-from journeys.common import TEST_TRAFFIC_HEADERS, think_time, weight_of
+from journeys.api import ENDPOINTS, Api
+from journeys.common import PROFILE, TEST_TRAFFIC_HEADERS, think_time, weight_of
 from journeys.shopping import Shopper
+from peakdrill.replay.mix import replayed_weights
 
 # Some shoppers look at the stock line of a product page without buying (a separate inventory read).
 STOCK_LOOK_SHARE = 0.3
+# Most shoppers look, few buy: the ratio of product pages to orders of a sales peak. A replayed
+# profile replaces these with the shares its traffic had (each task sends one request of its kind).
+DEFAULT_WEIGHTS = {"browse": 4, "view_product": 10, "buy": 2, "follow_order": 1}
+DEFINING_OPERATION = {"browse": "list_products", "view_product": "product", "buy": "place_order",
+                      "follow_order": "get_order"}
+WEIGHTS = replayed_weights(
+    DEFAULT_WEIGHTS,
+    {task: f"{ENDPOINTS.endpoints[op].method} {ENDPOINTS.endpoints[op].name}" for task, op in DEFINING_OPERATION.items()},
+    PROFILE.replay.endpoint_mix if PROFILE is not None and PROFILE.replay is not None else {})
 
 
 class OrderUser(FastHttpUser):
@@ -23,22 +33,21 @@ class OrderUser(FastHttpUser):
     def on_start(self) -> None:
         self.shopper = Shopper(Api(self), random.Random(), f"lt-{uuid.uuid4().hex[:12]}")
 
-    # Most shoppers look, few buy: the ratio of product pages to orders of a sales peak.
-    @task(4)
+    @task(WEIGHTS["browse"])
     def browse(self) -> None:
         self.shopper.browse()
 
-    @task(10)
+    @task(WEIGHTS["view_product"])
     def view_product(self) -> None:
         product_id = self.shopper.view_product()
         if product_id is not None and self.shopper.rng.random() < STOCK_LOOK_SHARE:
             self.shopper.in_stock(product_id)
 
-    @task(2)
+    @task(WEIGHTS["buy"])
     def buy(self) -> None:
         self.shopper.buy()
 
-    @task(1)
+    @task(WEIGHTS["follow_order"])
     def follow_order(self) -> None:
         order_id = self.shopper.last_order_id
         if order_id is None:
