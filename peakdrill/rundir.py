@@ -45,7 +45,14 @@ class JsonlTail:
             return []
         complete = data[: data.rfind(b"\n") + 1]
         self._offset += len(complete)
-        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+        records = []
+        for line in complete.splitlines():
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise RunDirError(f"{self.path}: a line that is not JSON ({exc.msg}): {line[:80]!r}") from exc
+        return records
 
 
 class RunDir:

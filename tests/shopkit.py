@@ -40,18 +40,28 @@ def open_chat(shop, intent: str = "logistics", customer: str = "c-chat") -> dict
     return response.json()
 
 
-def metric(shop, name: str, **labels: str) -> float:
-    """Sum of the samples of ``name`` in the shop's /metrics whose labels include ``labels``."""
+def samples(shop, name: str, **labels: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of ``name`` in the shop's /metrics whose labels include ``labels``."""
     text = requests.get(f"{shop.url}/metrics", timeout=TIMEOUT).text
-    total = 0.0
+    found = []
     for line in text.splitlines():
         match = re.match(r"^(\w+)(?:\{(.*)\})? ([0-9.e+-]+)$", line)
         if not match or match.group(1) != name:
             continue
         have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2) or ""))
         if all(have.get(k) == v for k, v in labels.items()):
-            total += float(match.group(3))
-    return total
+            found.append((have, float(match.group(3))))
+    return found
+
+
+def metric(shop, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    return sum(value for _, value in samples(shop, name, **labels))
+
+
+def breaker_states(shop, dependency: str) -> dict[str, float]:
+    """Each live app worker's breaker state for ``dependency``, by pid: 0 closed, 1 half-open, 2 open."""
+    return {have["pid"]: value for have, value in samples(shop, "shop_circuit_breaker_state", dependency=dependency)}
 
 
 def poll(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 10.0, interval: float = 0.2) -> Any:

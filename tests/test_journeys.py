@@ -17,6 +17,7 @@ import pytest
 
 from loadkit import peakdrill
 from peakdrill.errors import SpecError
+from peakdrill.load.capacity_cli import order_endpoints
 from peakdrill.load.plan import LoadOptions, build_load_plan
 from peakdrill.spec.drill import load_drill
 from peakdrill.spec.endpoints import load_endpoint_map
@@ -136,8 +137,12 @@ def test_a_load_run_takes_the_map_from_the_command_line_or_the_environment(tmp_p
     assert dict(plan.locust_env) == {"PEAKDRILL_ENDPOINTS": str(tmp_path / "alt-shop.yaml")}
     # Without a map the journeys are told so: a map left in the caller's environment does not leak in.
     assert dict(build_load_plan(replace(options, endpoints=None)).locust_env) == {"PEAKDRILL_ENDPOINTS": ""}
+    # A capacity search counts that shop's orders.
+    assert order_endpoints(None, options.endpoints) == ("POST /shop/v2/checkout",)
+    assert order_endpoints(["POST /buy"], options.endpoints) == ("POST /buy",)
 
     result = peakdrill("load", str(options.profile_file), "--host", options.host, "--no-report",
+                       "--locustfile", str(options.locustfile),
                        env={"PEAKDRILL_ENDPOINTS": str(tmp_path / "missing.yaml")}, timeout=60)
     assert result.returncode == 2 and "--endpoints" in result.stderr and "missing.yaml" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr

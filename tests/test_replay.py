@@ -84,34 +84,36 @@ def test_access_log_of_a_real_server_becomes_a_matching_profile(tmp_path):
     for name, share in profile.replay.endpoint_mix.items():
         assert share == pytest.approx(sent_per_endpoint[name] / total, rel=0.05), name
 
-    # The order journey runs its tasks in the shares of their requests in the log; the log had no
-    # order-status reads, so following an order does not run.
-    weights = order_task_weights(out)
-    defining = {"browse": "GET /api/products?page=[n]", "view_product": "GET /api/products/[id]", "buy": "POST /api/orders"}
-    sent = sum(sent_per_endpoint[name] for name in defining.values())
-    assert weights["follow_order"] == 0
-    for task_name, name in defining.items():
-        assert weights[task_name] / 1000 == pytest.approx(sent_per_endpoint[name] / sent, abs=0.002), task_name
+    # The order journey, steered by the replayed mix, sends its requests in the log's shares.
+    defining = ["GET /api/products?page=[n]", "GET /api/products/[id]", "POST /api/orders", "GET /api/orders/[id]"]
+    sent = order_journey_requests(out, runs=5000)
+    logged = {name: sent_per_endpoint.get(name, 0) / sum(sent_per_endpoint[n] for n in defining) for name in defining}
+    produced = {name: sent.get(name, 0) / sum(sent.get(n, 0) for n in defining) for name in defining}
+    for name in defining:
+        assert produced[name] == pytest.approx(logged[name], abs=0.03), (name, produced, logged)
+    assert sent["POST /api/orders/[id]/pay"] == sent["POST /api/orders"]
 
 
-def order_task_weights(profile: Path) -> dict[str, int]:
-    """How often each task of the order journey is in Locust's task list, imported as Locust would."""
-    code = ("import collections, json; from journeys.orders import OrderUser; "
-            "print(json.dumps(collections.Counter(t.__name__ for t in OrderUser.tasks)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT / "loadtests",
-                            env=dict(os.environ, PEAKDRILL_PROFILE=str(profile), PYTHONPATH=str(ROOT / "loadtests")))
-    assert result.returncode == 0, result.stderr
-    return {"follow_order": 0, **json.loads(result.stdout.splitlines()[-1])}
+def order_journey_requests(profile: Path, runs: int) -> dict[str, int]:
+    """The requests the order journey's tasks send in ``runs`` task runs under ``profile`` (tests/journeysim.py)."""
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "journeysim.py"), str(runs)], capture_output=True,
+                            text=True, timeout=60, env=dict(os.environ, PEAKDRILL_PROFILE=str(profile),
+                                                            PYTHONPATH=str(ROOT / "loadtests")))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.splitlines()[-1])
 
 
-def test_replayed_weights_follow_the_mix_and_keep_the_defaults_without_one():
+def test_replayed_weights_subtract_what_other_tasks_already_send():
     defaults = {"look": 4, "buy": 1}
     defining = {"look": "GET /p/[id]", "buy": "POST /o"}
-    assert replayed_weights(defaults, defining, {"GET /p/[id]": 0.6, "POST /o": 0.2, "GET /other": 0.2}) == {"look": 750, "buy": 250}
-    assert replayed_weights(defaults, defining, {"GET /elsewhere": 1.0}) == defaults
-    assert replayed_weights(defaults, defining, {}) == defaults
-    assert replayed_weights(defaults, defining, {"GET /p/[id]": 0.9999, "POST /o": 0.0001}) == {"look": 1000, "buy": 1}
-    assert replayed_weights(defaults, {"look": "GET /p/[id]", "buy": None}, {"GET /p/[id]": 1.0}) == {"look": 1000, "buy": 0}
+    also = {"buy": ("GET /p/[id]",)}  # buying starts with a product page
+    # 0.6 product reads of which 0.2 come with the purchases: looking alone is 0.4 against buying's 0.2.
+    assert replayed_weights(defaults, defining, also, {"GET /p/[id]": 0.6, "POST /o": 0.2, "GET /x": 0.2}) == {
+        "look": 667, "buy": 333}
+    assert replayed_weights(defaults, defining, also, {"GET /p/[id]": 0.2, "POST /o": 0.3}) == {"look": 0, "buy": 1000}
+    assert replayed_weights(defaults, defining, {}, {"GET /p/[id]": 0.9999, "POST /o": 0.0001}) == {"look": 1000, "buy": 1}
+    assert replayed_weights(defaults, defining, also, {"GET /elsewhere": 1.0}) == defaults
+    assert replayed_weights(defaults, defining, also, {}) == defaults
 
 
 def test_csv_of_order_counts_needs_a_conversion_then_scales_by_growth(tmp_path):

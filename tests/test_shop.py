@@ -333,29 +333,38 @@ def test_cli_up_status_down_leaves_no_process(tmp_path, capsys):
     assert _shop_cli("shop", "status", "--shop-dir", shop_dir) == 1
 
 
-def test_down_also_stops_a_redis_restarted_while_it_was_stopping_the_shop(tmp_path, monkeypatch):
+def test_a_redis_restart_racing_shop_down_is_refused_and_nothing_outlives_the_shop(tmp_path, monkeypatch):
     shop_dir = str(tmp_path / "raced-shop")
-    start_shop(shop_dir, port=0, workers=1)
-    restarted = []
+    state = start_shop(shop_dir, port=0, workers=1)
+    outcome: dict = {}
+
+    def rollback() -> None:  # a cache-outage rollback or dead-man timer, in its own thread of control
+        try:
+            outcome["restarted"] = supervisor.start_redis(state).redis
+        except ShopError as exc:
+            outcome["refused"] = str(exc)
+
+    racer = threading.Thread(target=rollback)
     stop_standins = supervisor.stop_standins
 
-    def stop_standins_while_a_rollback_restarts_redis(*args, **kwargs):
+    def stop_standins_while_the_rollback_runs(*args, **kwargs):
         stop_standins(*args, **kwargs)
-        # A cache-outage rollback (or dead-man) acting now: stop_shop already holds the old state.
-        state = load_state(shop_dir)
-        supervisor.stop_redis(state)
-        restarted.append(supervisor.start_redis(state).redis)
+        supervisor.stop_redis(state)  # the cache outage the rollback undoes
+        racer.start()
+        racer.join(1.0)  # it restarts Redis now if nothing keeps it waiting until the stop is done
 
-    monkeypatch.setattr(supervisor, "stop_standins", stop_standins_while_a_rollback_restarts_redis)
+    monkeypatch.setattr(supervisor, "stop_standins", stop_standins_while_the_rollback_runs)
     try:
         assert stop_shop(shop_dir)
     finally:
         monkeypatch.undo()
+        racer.join(30)
         stop_shop(shop_dir)
-        survivors = [redis for redis in restarted if procs.alive(redis.pid, redis.create_time)]
-        for redis in survivors:  # stopped here too, so a failing run leaves nothing behind
-            procs.terminate(redis.pid, redis.create_time)
-    assert len(restarted) == 1 and survivors == [], "the Redis restarted mid-stop outlived the shop"
+        leaked = outcome.get("restarted")
+        if leaked is not None and procs.alive(leaked.pid, leaked.create_time):
+            procs.terminate(leaked.pid, leaked.create_time)  # so a failing run leaves nothing behind
+    assert "no shop state" in outcome.get("refused", ""), outcome
+    assert not (tmp_path / "raced-shop" / "state.json").exists()
 
 
 def test_up_twice_is_refused(shop):

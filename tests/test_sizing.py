@@ -207,6 +207,13 @@ def test_with_a_profile_the_masters_run_its_stages_scaled_to_the_users(tmp_path)
     assert total == pytest.approx(1_000_000, rel=1e-4), "the shards together peak at --users"
 
 
+def test_with_a_profile_the_sizing_takes_its_think_time(capsys):
+    assert main(["plan", "--users", "100000", "--profile", str(LOADTESTS / "profiles" / "double11-peak.yaml")]) == 0
+    assert "think time 9s" in capsys.readouterr().out  # double11-peak: 3-15 s
+    assert main(["plan", "--users", "100000"]) == 0
+    assert "think time 10s" in capsys.readouterr().out
+
+
 def test_a_profile_outside_the_load_tests_or_a_bad_one_is_refused_before_any_manifest(tmp_path, capsys):
     outside = tmp_path / "peak.yaml"
     outside.write_text((LOADTESTS / "profiles" / "demo.yaml").read_text())

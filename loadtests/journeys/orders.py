@@ -15,13 +15,21 @@ from peakdrill.replay.mix import replayed_weights
 # Some shoppers look at the stock line of a product page without buying (a separate inventory read).
 STOCK_LOOK_SHARE = 0.3
 # Most shoppers look, few buy: the ratio of product pages to orders of a sales peak. A replayed
-# profile replaces these with the shares its traffic had (each task sends one request of its kind).
+# profile replaces these with weights that reproduce its traffic's shares (peakdrill/replay/mix.py).
 DEFAULT_WEIGHTS = {"browse": 4, "view_product": 10, "buy": 2, "follow_order": 1}
 DEFINING_OPERATION = {"browse": "list_products", "view_product": "product", "buy": "place_order",
                       "follow_order": "get_order"}
+ALSO_SENDS = {"buy": ("product",)}  # a purchase starts on the product page
+
+
+def _request_name(operation: str) -> str:
+    endpoint = ENDPOINTS.endpoints[operation]
+    return f"{endpoint.method} {endpoint.name}"
+
+
 WEIGHTS = replayed_weights(
-    DEFAULT_WEIGHTS,
-    {task: f"{ENDPOINTS.endpoints[op].method} {ENDPOINTS.endpoints[op].name}" for task, op in DEFINING_OPERATION.items()},
+    DEFAULT_WEIGHTS, {task: _request_name(op) for task, op in DEFINING_OPERATION.items()},
+    {task: tuple(_request_name(op) for op in ops) for task, ops in ALSO_SENDS.items()},
     PROFILE.replay.endpoint_mix if PROFILE is not None and PROFILE.replay is not None else {})
 
 

@@ -41,7 +41,9 @@ class LiveStats:
 
     def poll(self) -> None:
         for path in sorted(self.hist_dir.glob("*.jsonl")):
-            for record in self._tails.setdefault(path, JsonlTail(path)).read_new():
+            if path not in self._tails:
+                self._tails[path] = JsonlTail(path)
+            for record in self._tails[path].read_new():
                 second, name, bucket = decode_record(record)
                 self._seconds.setdefault(second, Bucket()).merge(bucket)
                 self.buckets.setdefault((second, name), Bucket()).merge(bucket)

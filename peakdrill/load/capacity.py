@@ -24,6 +24,8 @@ from peakdrill.report.capacity import offered_load
 from peakdrill.rundir import RunDir
 from peakdrill.spec.profile import Stage
 
+REFERENCE_ORDER_ENDPOINT = "POST /api/orders"  # the reference shop's; another shop's comes from its map
+
 CAPACITY_FILE = "capacity.json"
 MAX_STEPS = 50
 # Workers report every 3 s and the master writes on receipt: a second is on disk within ~5 s.
@@ -54,7 +56,7 @@ class CapacitySearch:
     forecast_rps: float | None = None
     forecast_orders_per_s: float | None = None
     headroom: float = 0.30
-    order_endpoints: tuple[str, ...] = ("POST /api/orders",)
+    order_endpoints: tuple[str, ...] = (REFERENCE_ORDER_ENDPOINT,)
     excluded_endpoints: tuple[str, ...] = ("CS first response",)
 
     def __post_init__(self) -> None:

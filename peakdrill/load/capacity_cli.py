@@ -12,10 +12,12 @@ from peakdrill.drill.cli import finish_run
 from peakdrill.drill.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.load import STAGES_ENV
-from peakdrill.load.capacity import STEP_OPTIONS, CapacitySearch, StopPastTheKnee, write_capacity
+from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,
+                                     write_capacity)
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
 from peakdrill.report.capacity import CapacityStep
+from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import parse_duration
 from peakdrill.spec.profile import Profile, load_profile
 
@@ -74,7 +76,17 @@ def _steps(args: argparse.Namespace, profile: Profile) -> tuple[str, float, floa
     return unit, step if start is None else start, step, 4 * peak if maximum is None else maximum
 
 
-def _search(args: argparse.Namespace, profile: Profile) -> CapacitySearch:
+def order_endpoints(given: list[str] | None, endpoint_map: Path | None) -> tuple[str, ...]:
+    """The request names counted as placed orders: as given, else the target's place_order."""
+    if given:
+        return tuple(given)
+    if endpoint_map is None:
+        return (REFERENCE_ORDER_ENDPOINT,)
+    place = load_endpoint_map(endpoint_map).endpoints["place_order"]
+    return (f"{place.method} {place.name}",)
+
+
+def _search(args: argparse.Namespace, profile: Profile, orders: tuple[str, ...]) -> CapacitySearch:
     unit, start, step, maximum = _steps(args, profile)
     try:
         step_s = parse_duration(args.step_duration)
@@ -84,7 +96,7 @@ def _search(args: argparse.Namespace, profile: Profile) -> CapacitySearch:
     return CapacitySearch(unit=unit, start=start, step=step, maximum=maximum, step_s=step_s, p95_ms=args.p95_ms,
                           error_ratio=args.error_ratio, pool_users=args.pool_users or profile.peak_users,
                           forecast_rps=forecast_rps, forecast_orders_per_s=forecast_orders_per_s, headroom=headroom,
-                          order_endpoints=tuple(args.order_endpoint or ("POST /api/orders",)))
+                          order_endpoints=orders)
 
 
 def _print_steps(result: dict) -> None:
@@ -99,7 +111,7 @@ def _print_steps(result: dict) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     options = load_options(args)
-    search = _search(args, load_profile(options.profile_file))
+    search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints))
     stages = search.stages(options.scale)
     plan = build_load_plan(options, stages=stages)
     print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
@@ -128,7 +140,8 @@ def register(subparsers) -> None:
     option(steps, "--p95-ms", default=500.0, type=float, help="a step breaks when its p95 is above this")
     option(steps, "--error-ratio", default=0.01, type=float, help="a step breaks when its error ratio is above this")
     parser.add_argument("--order-endpoint", action="append", metavar="NAME",
-                        help="request name counted as a placed order (repeatable; default 'POST /api/orders')")
+                        help="request name counted as a placed order (repeatable; default: the endpoint map's "
+                             f"place_order, '{REFERENCE_ORDER_ENDPOINT}' on the reference shop)")
     forecast = parser.add_argument_group("the forecast peak (real units; scaled by --scale)")
     option(forecast, "--forecast-rps", type=float, help="forecast peak requests/s (instead of the profile's forecast)")
     option(forecast, "--forecast-orders-per-s", type=float,

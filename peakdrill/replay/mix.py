@@ -1,9 +1,11 @@
-"""Steer the journeys by a replayed endpoint mix: the task weights that give each task's defining
-request the share, relative to the other tasks', that it had in last peak's traffic.
+"""Steer the order journey by a replayed endpoint mix: task weights under which the requests the
+tasks send come in the shares they had in last peak's traffic.
 
-Each order-journey task sends exactly one request of its kind (a product page sends one product
-read), so weighting a task by its request's share reproduces that request's share among the
-tasks. A request the traffic never had gets weight 0: its task does not run.
+Each task has one request that defines it (a product page: the product read), and may also send
+other tasks' defining requests (buying starts with a product page). A task's weight is its
+request's share less what the other tasks already send of it, so that, summed over all tasks,
+each defining request gets the share it had. A request the traffic never had gives weight 0: its
+task does not run.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ from collections.abc import Mapping
 WEIGHT_RESOLUTION = 1000  # Locust weights are whole numbers: shares are kept to 0.1% of the total
 
 
-def replayed_weights(defaults: Mapping[str, int], defining: Mapping[str, str | None],
+def replayed_weights(defaults: Mapping[str, int], defining: Mapping[str, str], also_sends: Mapping[str, tuple[str, ...]],
                      mix: Mapping[str, float]) -> dict[str, int]:
-    """``defining``: task -> the request name it sends once ("GET /api/products/[id]"), or None when
-    the target has no such request. ``defaults`` is kept when the mix names none of them (a
-    profile written by hand, or traffic from a shop with other paths)."""
-    shares = {task: mix.get(name, 0.0) if name else 0.0 for task, name in defining.items()}
-    total = sum(shares.values())
-    if total <= 0:
+    """``defining``: task -> the request name it sends once per run ("GET /api/products/[id]");
+    ``also_sends``: task -> other defining requests it sends once per run. ``defaults`` is kept when
+    the mix names none of the defining requests (a profile written by hand, or another shop's paths)."""
+    shares = {task: mix.get(name, 0.0) for task, name in defining.items()}
+    if sum(shares.values()) <= 0:
         return dict(defaults)
-    weights = {task: round(WEIGHT_RESOLUTION * share / total) for task, share in shares.items()}
-    # A share under 0.05% rounds to 0 weight; keep such a task alive at the smallest weight.
-    return {task: max(weight, 1) if shares[task] > 0 else 0 for task, weight in weights.items()}
+    weights = dict.fromkeys(defining, 0.0)
+    for _ in defining:  # one pass per task settles any chain of "also sends"
+        for task, name in defining.items():
+            sent_by_others = sum(weights[other] for other, names in also_sends.items() if other != task and name in names)
+            weights[task] = max(0.0, shares[task] - sent_by_others)
+    total = sum(weights.values())
+    # A task with a share too small to show at this resolution keeps the smallest weight, not none.
+    return {task: max(1, round(WEIGHT_RESOLUTION * weight / total)) if weight > 0 else 0 for task, weight in weights.items()}

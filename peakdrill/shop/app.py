@@ -61,18 +61,20 @@ def create_app() -> Flask:
             return _retry_later(429, "overloaded", f"this worker already holds {deps.max_in_flight} requests; "
                                 "retry after the Retry-After seconds", 1)
         if request.method == "POST":
+            # Read before the breaker hands out a probe, so nothing can fail between the two.
+            # The verdict comes from the database itself: a write lock granted or rows written on
+            # this thread prove it takes writes; a POST refused before reaching it proves nothing.
+            progress = db.write_progress(deps.connections.get())
             if not deps.database_breaker.allow():
                 return _retry_later(503, "database unavailable", "the database breaker is open after repeated "
                                     "lock timeouts; retry after the Retry-After seconds", 2)
-            # The breaker's verdict comes from the database itself: rows written on this thread's
-            # connection prove it takes writes; a POST refused before writing proves nothing.
-            g.db_changes_before = deps.connections.get().total_changes
+            g.db_progress_before = progress
         return None
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        if "db_changes_before" in g and not g.get("db_failed"):
-            if deps.connections.get().total_changes > g.db_changes_before:
+        if "db_progress_before" in g and not g.get("db_failed"):
+            if db.write_progress(deps.connections.get()) > g.db_progress_before:
                 deps.database_breaker.success()
             else:
                 deps.database_breaker.release()
@@ -97,7 +99,7 @@ def create_app() -> Flask:
         # database failing, and must not lock every writer out.
         code = getattr(exc, "sqlite_errorname", "")  # absent when raised outside the sqlite3 module
         log.warning("database error on %s %s: %s (%s)", request.method, request.path, exc, code or "no code")
-        if "db_changes_before" in g and code.startswith(UNAVAILABLE):
+        if "db_progress_before" in g and code.startswith(UNAVAILABLE):
             g.db_failed = True
             deps.database_breaker.failure()
         return _retry_later(503, "database unavailable", str(exc), 1)

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from typing import Any
 
+from peakdrill.shop import db
 from peakdrill.shop.web import MAX_ITEMS, MAX_QUANTITY, ApiProblem, positive_int, text
 
 
@@ -32,7 +33,7 @@ def _cart(conn: sqlite3.Connection, cart_id: int) -> sqlite3.Row:
 def add_item(conn: sqlite3.Connection, cart_id: int, body: dict[str, Any]) -> dict[str, Any]:
     product_id = positive_int(body, "product_id")
     quantity = positive_int(body, "quantity", MAX_QUANTITY)
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin_immediate(conn)
     try:
         if _cart(conn, cart_id)["status"] != "open":
             raise ApiProblem(409, "cart already ordered", f"cart {cart_id} was ordered; create a new cart")

@@ -56,11 +56,27 @@ class ThreadConnections:
         return conn
 
 
+_granted = threading.local()  # write locks this thread was granted: evidence the database takes writes
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the write lock up front (so two writers queue on busy_timeout instead of deadlocking
+    on a lock upgrade), and count it for :func:`write_progress`."""
+    conn.execute("BEGIN IMMEDIATE")
+    _granted.count = getattr(_granted, "count", 0) + 1
+
+
+def write_progress(conn: sqlite3.Connection) -> int:
+    """Grows whenever this thread is granted the write lock or writes rows on ``conn``: what the
+    database breaker reads to tell a database that takes writes (even a transaction that then
+    found the order already placed and rolled back) from a request that never reached it."""
+    return conn.total_changes + getattr(_granted, "count", 0)
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` (take the write lock up front, so two writers queue on busy_timeout
-    instead of deadlocking on a lock upgrade) ... COMMIT, or ROLLBACK on any error."""
-    conn.execute("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` ... COMMIT, or ROLLBACK on any error."""
+    begin_immediate(conn)
     try:
         yield conn
     except BaseException:

@@ -30,9 +30,10 @@ CS_ESCALATIONS = Counter("shop_cs_escalations_total", "Chats handed to the human
 OUTBOUND = Histogram("shop_outbound_duration_seconds", "Calls to providers (one sample per attempt)",
                      ["dependency", "result"], buckets=BUCKETS)
 SHED = Counter("shop_shed_requests_total", "Requests refused with 429 because the worker was saturated", ["route"])
-# livemax: the worst state over the live workers (a dead worker's breaker no longer matters).
-BREAKER_STATE = Gauge("shop_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open",
-                      ["dependency"], multiprocess_mode="livemax")
+# liveall: one series per live worker (label pid), since each worker has its own breakers; a
+# dead worker's breaker no longer matters. max() over pid is the shop's worst.
+BREAKER_STATE = Gauge("shop_circuit_breaker_state", "Circuit breaker state per worker: 0 closed, 1 half-open, 2 open",
+                      ["dependency"], multiprocess_mode="liveall")
 
 
 class _QueueDepths:

@@ -61,7 +61,7 @@ def place_order(conn: sqlite3.Connection, key: str, body: dict[str, Any]) -> Out
     order = validate_order(body)
     digest = request_hash(order.customer_id, order.items, order.cart_id)
     start = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin_immediate(conn)
     try:
         existing = replayed(conn, "orders", key, digest)
         if existing is not None:
@@ -119,7 +119,7 @@ def order_view(conn: sqlite3.Connection, order_id: int) -> dict[str, Any]:
 
 
 def pay_order(conn: sqlite3.Connection, gateway: Gateway, order_id: int, key: str) -> Outcome:
-    conn.execute("BEGIN IMMEDIATE")
+    db.begin_immediate(conn)
     try:
         payment = conn.execute("SELECT * FROM payments WHERE idempotency_key = ?", (key,)).fetchone()
         if payment is not None and payment["order_id"] != order_id:

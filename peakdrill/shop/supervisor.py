@@ -9,6 +9,7 @@ the state file (checked against their create times), never by process name.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import ipaddress
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import urllib.error
 from dataclasses import replace
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from peakdrill.shop.state import (AppState, DatabaseState, RedisState, ShopState
                                   state_path, write_state)
 
 DEFAULT_SHOP_DIR = ".peakdrill/shop"
+LOCK_FILE = ".lock"  # see _exclusive
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -179,32 +182,39 @@ def _start_app(state: ShopState, metrics_dir: Path, timeout: float, extra_env: d
     return state
 
 
+@contextlib.contextmanager
+def _exclusive(shop_dir: str | os.PathLike[str]) -> Iterator[None]:
+    """Stopping the shop and restarting its Redis (a cache-outage rollback or a dead-man timer, in
+    another process, at any moment) exclude each other: a restart lands either before the stop
+    reads the state file, and is stopped with the rest, or after the file is gone, and refuses."""
+    with open(Path(shop_dir) / LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, or the process dies
+        yield
+
+
 def stop_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, timeout: float = 10.0) -> bool:
     """Stop what the state file names and remove it. Idempotent: False if nothing was there."""
     path = state_path(shop_dir)
     if not path.exists():
         return False
-    try:
-        state = load_state(path)
-    except ShopError:
-        path.unlink()  # damaged beyond use: nothing in it we could safely signal
-        return False
-    if state.app.pid:
-        procs.terminate(state.app.pid, state.app.create_time, timeout=timeout, include_children=True)
-    stop_standins(state.standins, timeout=timeout)
-    if state.sync is not None:
-        # A frozen (SIGSTOPped) worker would hold SIGTERM pending: let it run so it can die.
-        with contextlib.suppress(ShopError):
-            thaw_sync(state)
-        procs.terminate(state.sync.pid, state.sync.create_time, timeout=timeout)
-    stop_redis(state, timeout=timeout)
-    # A cache-outage rollback or dead-man timer that was mid-way may have restarted Redis while we
-    # stopped the rest: it wrote its new PID into the file, and that server must not outlive the shop.
-    with contextlib.suppress(ShopError):
-        latest = load_state(path)
-        if (latest.redis.pid, latest.redis.create_time) != (state.redis.pid, state.redis.create_time):
-            stop_redis(latest, timeout=timeout)
-    path.unlink(missing_ok=True)
+    with _exclusive(path.parent):
+        if not path.exists():  # another `shop down` got there first
+            return False
+        try:
+            state = load_state(path)
+        except ShopError:
+            path.unlink()  # damaged beyond use: nothing in it we could safely signal
+            return False
+        if state.app.pid:
+            procs.terminate(state.app.pid, state.app.create_time, timeout=timeout, include_children=True)
+        stop_standins(state.standins, timeout=timeout)
+        if state.sync is not None:
+            # A frozen (SIGSTOPped) worker would hold SIGTERM pending: let it run so it can die.
+            with contextlib.suppress(ShopError):
+                thaw_sync(state)
+            procs.terminate(state.sync.pid, state.sync.create_time, timeout=timeout)
+        stop_redis(state, timeout=timeout)
+        path.unlink(missing_ok=True)
     return True
 
 
@@ -215,15 +225,17 @@ def stop_redis(state: ShopState, timeout: float = 10.0) -> None:
 
 def start_redis(state: ShopState, timeout: float = 10.0) -> ShopState:
     """Restart Redis on the same port and config (cold: nothing persisted), record the new PID.
-    A no-op returning the state from disk if it is already running."""
-    current = load_state(state.shop_dir)
-    if redis_running(current):
+    A no-op returning the state from disk if it is already running; a ShopError if the shop has
+    been stopped meanwhile."""
+    with _exclusive(state.shop_dir):
+        current = load_state(state.shop_dir)
+        if redis_running(current):
+            return current
+        r = current.redis
+        proc = redis_server.start(r.binary, Path(r.config), r.host, r.port, timeout=timeout)
+        current = current.with_redis(pid=proc.pid, create_time=proc.create_time)
+        write_state(current)
         return current
-    r = current.redis
-    proc = redis_server.start(r.binary, Path(r.config), r.host, r.port, timeout=timeout)
-    current = current.with_redis(pid=proc.pid, create_time=proc.create_time)
-    write_state(current)
-    return current
 
 
 def wait_healthy(state: ShopState, timeout: float = 10.0) -> bool:

@@ -9,6 +9,9 @@ from pathlib import Path
 from peakdrill.cli import option
 from peakdrill.errors import SizingError
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
+from peakdrill.spec.profile import load_profile
+
+DEFAULT_THINK_TIME_S = 10.0
 
 CALIBRATE_DESCRIPTION = """\
 Measure what one Locust worker process sustains on this machine: it ramps users up (with the
@@ -43,7 +46,7 @@ examples:
   peakdrill plan --users 1000000 --calibration calibration.json --think-time 5
   peakdrill plan --users 1000000 --calibration calibration.json --output-dir k8s/ \\
       --host http://shop.staging.svc:8080 --allow-host shop.staging.svc --image registry/peakdrill:0.1.0
-  peakdrill plan --users 1000000 --profile loadtests/profiles/double11-peak.yaml --output-dir k8s/ \
+  peakdrill plan --users 1000000 --profile loadtests/profiles/double11-peak.yaml --output-dir k8s/ \\
       --host http://shop.staging.svc:8080 --allow-host shop.staging.svc      # the peak's stages, not a flat ramp
   kubectl apply -f k8s/
 """
@@ -91,7 +94,9 @@ def plan(args: argparse.Namespace) -> int:
     from peakdrill.sizing.plan import PlanRequest, table
     from peakdrill.sizing.plan import plan as size
 
-    request = PlanRequest(users=args.users, think_time_s=args.think_time, cpu_target_percent=args.cpu_target,
+    profile = load_profile(Path(args.profile)) if args.profile else None
+    think_time_s = args.think_time or (profile.think_time.mean if profile else DEFAULT_THINK_TIME_S)
+    request = PlanRequest(users=args.users, think_time_s=think_time_s, cpu_target_percent=args.cpu_target,
                           max_users_per_worker=args.max_users_per_worker, workers_per_master=args.workers_per_master,
                           targets=args.targets)
     cluster_run = None
@@ -100,10 +105,10 @@ def plan(args: argparse.Namespace) -> int:
             raise SizingError("--output-dir needs --host, the URL the workers will load (e.g. --host http://shop.staging.svc:8080)")
         ensure_allowed(args.host, (*LOOPBACK_HOSTS, *(args.allow_host or ())), "the command line")
         loadtests_dir = Path(args.loadtests_dir)
-        profile = ProfileLoad.from_file(Path(args.profile), loadtests_dir) if args.profile else None
+        shipped = ProfileLoad.shipped(profile, Path(args.profile), loadtests_dir) if profile else None
         cluster_run = ClusterRun(host=args.host, image=args.image, run_time=args.run_time, ramp_up_s=args.ramp_up,
                                 run_id=args.run_id or time.strftime("%Y%m%d-%H%M%S-plan", time.gmtime()),
-                                loadtests_dir=loadtests_dir, namespace=args.namespace, profile=profile)
+                                loadtests_dir=loadtests_dir, namespace=args.namespace, profile=shipped)
     calibration = load_calibration(args.calibration) if args.calibration else CONSERVATIVE
     sizing = size(request, calibration)
     print(table(sizing))
@@ -150,8 +155,8 @@ def register(subparsers) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     option(parser, "--users", type=_positive(int), default="1000000", help="peak concurrent users")
     option(parser, "--calibration", help="a calibration.json from `peakdrill calibrate` (default: conservative built-ins)")
-    option(parser, "--think-time", type=_positive(float), default="10",
-           help="mean seconds a user waits between requests (your profile's think_time)")
+    option(parser, "--think-time", type=_positive(float),
+           help=f"mean seconds a user waits between requests (default: the --profile's, else {DEFAULT_THINK_TIME_S:g})")
     option(parser, "--cpu-target", type=_positive(float), default="70", help="plan each worker at this %% of a core")
     option(parser, "--max-users-per-worker", type=_positive(int), default="20000", help="users one Locust process holds")
     option(parser, "--workers-per-master", type=_positive(int), default="200", help="workers one Locust master coordinates")
@@ -160,9 +165,11 @@ def register(subparsers) -> None:
     option(parser, "--host", help="the URL the workers load (needed with --output-dir)")
     parser.add_argument("--allow-host", action="append", metavar="HOST", help="allow --host to be HOST (repeatable)")
     option(parser, "--image", default="peakdrill:0.1.0", help="container image with peakdrill (and Locust) installed")
-    option(parser, "--profile", metavar="PROFILE.yaml",
-           help="run this profile's stages (under --loadtests-dir), scaled to peak at --users, instead of a flat "
-                "ramp; --ramp-up and --run-time then do not apply")
+    # Not read from PEAKDRILL_PROFILE: that names the profile of a plain `locust` run, not a plan's.
+    parser.add_argument("--profile", metavar="PROFILE.yaml",
+                        help="size for this profile's think time and, with --output-dir, run its stages (it must be "
+                             "under --loadtests-dir) scaled to peak at --users instead of a flat ramp; --ramp-up and "
+                             "--run-time then do not apply")
     option(parser, "--run-time", default="30m", help="how long each master runs the load (Locust -t)")
     option(parser, "--ramp-up", type=_positive(float), default="600", help="seconds to start all users")
     option(parser, "--run-id", help="run directory name under the reports volume (default: time-stamped)")

@@ -23,7 +23,7 @@ import yaml
 from peakdrill.errors import SizingError
 from peakdrill.sizing.plan import MIB, Shard, Sizing, require
 from peakdrill.spec.loader import parse_duration
-from peakdrill.spec.profile import load_profile
+from peakdrill.spec.profile import Profile
 
 NAME = "peakdrill"
 LOADTESTS_MOUNT = "/loadtests"
@@ -52,7 +52,8 @@ class ProfileLoad:
     peak_users: int
 
     @classmethod
-    def from_file(cls, path: Path, loadtests_dir: Path) -> ProfileLoad:
+    def shipped(cls, profile: Profile, path: Path, loadtests_dir: Path) -> ProfileLoad:
+        """``profile``, read from ``path``, as the masters will find it in the ConfigMap."""
         try:
             relative = path.resolve().relative_to(loadtests_dir.resolve())
         except ValueError:
@@ -61,7 +62,7 @@ class ProfileLoad:
         if not (loadtests_dir / PROFILE_SHAPE).is_file():
             raise SizingError(f"--loadtests-dir {str(loadtests_dir)!r} has no {PROFILE_SHAPE}, which runs a profile's "
                               "stages; copy it from the project's loadtests/")
-        return cls(path=relative.as_posix(), peak_users=load_profile(path).peak_users)
+        return cls(path=relative.as_posix(), peak_users=profile.peak_users)
 
     def scale(self, shard: Shard) -> float:
         return shard.users / self.peak_users

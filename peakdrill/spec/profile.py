@@ -52,6 +52,10 @@ class ThinkTime(Spec):
             raise ValueError(f"think_time.max ({self.max}) is below think_time.min ({self.min})")
         return self
 
+    @property
+    def mean(self) -> float:
+        return (self.min + self.max) / 2  # Locust's between() draws uniformly
+
 
 class CsMix(Spec):
     """Shares (any positive numbers; they are weights) of contact intents and channels."""
