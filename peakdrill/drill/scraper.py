@@ -1,7 +1,9 @@
 """Scrapes the target's Prometheus ``/metrics`` into the run directory every few seconds.
 
-Scrapes are stored verbatim so the report (or any Prometheus tool) can read them later; a failed
-scrape is stored as such, so a gap in the server's view is visible, not silent.
+Each scrape is stored cut down to the samples the report reads
+(:data:`peakdrill.report.servermetrics.KEPT_SAMPLES`, still in Prometheus text format), so an hour
+of scraping stays well under a megabyte; a failed scrape is stored as such, so a gap in the
+server's view is visible, not silent.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-SERVER_METRICS_FILE = "server-metrics.jsonl"
+from peakdrill.report.servermetrics import keep_used
+from peakdrill.rundir import SERVER_METRICS_FILE
 
 
 class MetricsScraper(threading.Thread):
@@ -28,7 +31,7 @@ class MetricsScraper(threading.Thread):
         record: dict = {"ts": round(time.time(), 3), "url": self.url}
         try:
             with urllib.request.urlopen(self.url, timeout=self.interval_s) as resp:
-                record.update(ok=True, text=resp.read().decode("utf-8", errors="replace"))
+                record.update(ok=True, text=keep_used(resp.read().decode("utf-8", errors="replace")))
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
             record.update(ok=False, error=str(exc))
         with self.path.open("a", encoding="utf-8") as out:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peakdrill.histograms import Bucket
-from peakdrill.report.rundata import RunData
+from peakdrill.report.rundata import RunData, Series
 from peakdrill.report.windows import FaultWindow
 
 
@@ -38,20 +37,18 @@ def max_error_ratio(slo: dict) -> float:
     return max(0.0, 1.0 - float(slo["order_success_rate"]))
 
 
-def second_ok(cache: Bucket | None, everything: Bucket | None, slo: dict) -> bool | None:
-    """True/False for a second with cache-read samples, None for a second without any."""
-    if cache is None or cache.count == 0:
-        return None
-    if cache.percentile_ms(99) > float(slo["cache_read_p99_ms"]):
+def second_ok(cache: Series, row: int, everything: Series, slo: dict) -> bool:
+    """Whether the SLOs held in the second at ``cache.seconds[row]`` (a second with cache reads)."""
+    if cache.p(99.0)[row] > float(slo["cache_read_p99_ms"]):
         return False
-    if everything is not None and everything.count:
-        if everything.failures / everything.count > max_error_ratio(slo):
+    at = everything.row(int(cache.seconds[row]))
+    if at is not None and everything.count[at]:
+        if everything.failures[at] / everything.count[at] > max_error_ratio(slo):
             return False
     return True
 
 
-def measure_recovery(data: RunData, window: FaultWindow, cache: dict[int, Bucket],
-                     everything: dict[int, Bucket]) -> Recovery:
+def measure_recovery(data: RunData, window: FaultWindow, cache: Series, everything: Series) -> Recovery:
     end_ts = data.last_data_ts
     if window.remove_ts is None:
         return Recovery(removed=False, recovered=False, recovery_s=None,
@@ -60,11 +57,10 @@ def measure_recovery(data: RunData, window: FaultWindow, cache: dict[int, Bucket
     needed = max(1, int(round(float(data.info.slo["recovery_window_s"]))))
     streak_start: int | None = None
     streak = 0
-    for second in sorted(s for s in cache if s + 1 > removed):
-        ok = second_ok(cache.get(second), everything.get(second), data.info.slo)
-        if ok is None:
+    for row, second in enumerate(cache.seconds.tolist()):
+        if second + 1 <= removed or not cache.count[row]:
             continue
-        if not ok:
+        if not second_ok(cache, row, everything, data.info.slo):
             streak_start, streak = None, 0
             continue
         if streak_start is None:

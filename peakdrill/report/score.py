@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 
 from peakdrill.report.capacity import Capacity, headroom_verdict
 from peakdrill.report.recovery import measure_recovery
-from peakdrill.report.rundata import FINISHED_OK, RunData
-from peakdrill.report.series import EndpointStats, endpoint_stats, max_ms, merge_seconds, per_second
+from peakdrill.histograms import Bucket
+from peakdrill.report.rundata import ALL, FINISHED_OK, Group, RunData, Window
+from peakdrill.report.stats import EndpointStats, endpoint_stats
 from peakdrill.report.trust import behind_reasons, generator_max_cpu, saturated_seconds, saturation_reasons, status_reason
 from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict, compare
 from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
@@ -76,11 +77,28 @@ class _Scorer:
         self.data = data
         self.slo = data.info.slo
         self.endpoints = data.info.endpoints
-        self.everything = per_second(data)
-        self.cache = per_second(data, self.endpoints.get("cache_read", ()))
-        self.measured = [s for s in sorted(self.everything) if is_measured(data, s)]
+        self.everything = data.series(ALL)
+        self.cache = data.series("cache_read")
+        self.measured = [s for s in self.everything.seconds.tolist() if is_measured(data, s)]
         self.windows = fault_windows(data)
         self.recoveries = {id(w): measure_recovery(data, w, self.cache, self.everything) for w in self.windows}
+        self.buckets = data.merged(self._merges())
+
+    def _merges(self) -> dict[str, Window]:
+        """Every merged histogram the verdicts need, read in one pass."""
+        group = {key: Group.of(self.endpoints.get(key, ())) for key in ("cache_read", "order", "cs_first_response")}
+        spans = [self.excluded(w) for w in self.windows]
+        steady = [s for s in self.measured if not any(overlaps(s, a, b) for a, b in spans)]
+        self.steady = steady
+        merges = {"steady_cache": Window.of(group["cache_read"], steady),
+                  "measured_orders": Window.of(group["order"], self.measured),
+                  "measured_cs": Window.of(group["cs_first_response"], self.measured)}
+        for index, window in enumerate(self.windows):
+            end = window.end_ts(self.data.last_data_ts)
+            seconds = [s for s in self.everything.seconds.tolist() if overlaps(s, window.inject_ts, end)]
+            merges[f"fault{index}_cache"] = Window.of(group["cache_read"], seconds)
+            merges[f"fault{index}_all"] = Window.of(Group(), seconds)
+        return merges
 
     def excluded(self, window: FaultWindow) -> tuple[float, float]:
         """The span a fault and its recovery period take out of the steady windows."""
@@ -90,10 +108,9 @@ class _Scorer:
 
     def cache_read(self) -> Verdict:
         title, target = "Cache-backed read p99 (steady windows)", float(self.slo["cache_read_p99_ms"])
-        spans = [self.excluded(w) for w in self.windows]
-        steady = [s for s in self.measured if not any(overlaps(s, a, b) for a, b in spans)]
+        steady = self.steady
         window = describe_seconds(self.data, steady)
-        bucket = merge_seconds(self.cache, steady)
+        bucket = self.buckets["steady_cache"]
         if not bucket.count:
             why = "no steady seconds" if not steady else "no cache-read requests in the steady windows"
             return _missing("cache_read_p99", title, target, "ms", "<=", window, why)
@@ -104,8 +121,7 @@ class _Scorer:
 
     def order_success(self) -> Verdict:
         title, target = "Order success rate", round(float(self.slo["order_success_rate"]) * 100, 3)
-        orders = per_second(self.data, self.endpoints.get("order", ()))
-        bucket = merge_seconds(orders, self.measured)
+        bucket = self.buckets["measured_orders"]
         window = describe_seconds(self.data, self.measured)
         if not bucket.count:
             return _missing("order_success_rate", title, target, "%", ">=", window, "no order requests measured")
@@ -116,14 +132,13 @@ class _Scorer:
 
     def cs_first_response(self) -> Verdict:
         title, target = "Customer-service first response p95", float(self.slo["cs_first_response_s"])
-        cs = per_second(self.data, self.endpoints.get("cs_first_response", ()))
-        bucket = merge_seconds(cs, self.measured)
+        bucket = self.buckets["measured_cs"]
         window = describe_seconds(self.data, self.measured)
         if not bucket.count:
             return _missing("cs_first_response", title, target, "s", "<=", window, "no first responses measured")
         p95 = round(bucket.percentile_ms(95) / 1000, 2)
         return Verdict("cs_first_response", title, compare(p95, target, "<="), p95, target, "s", "<=", window,
-                       f"{bucket.count} chats; max {max_ms(bucket) / 1000:.1f} s", f"{p95:g} s")
+                       f"{bucket.count} chats; max {bucket.max_ms() / 1000:.1f} s", f"{p95:g} s")
 
     def recovery(self, window: FaultWindow) -> Verdict:
         recovery = self.recoveries[id(window)]
@@ -133,7 +148,7 @@ class _Scorer:
         t_from = window.remove_ts if window.remove_ts is not None else window.inject_ts
         span = f"from t={self.data.t(t_from):.0f}s"
         vid = f"recovery:{window.fault_id}"
-        if not self.cache:
+        if not len(self.cache):
             return _missing(vid, title, target, "s", "<=", span, "no cache-read data to judge recovery by")
         if not recovery.removed:
             return Verdict(vid, title, INCONCLUSIVE, None, target, "s", "<=", span,
@@ -152,11 +167,9 @@ class _Scorer:
                        f"t={self.data.t(recovery.recovered_ts):.0f}s (removed by {window.removed_by or '?'})",
                        recovery.text())
 
-    def fault_summary(self, window: FaultWindow) -> FaultSummary:
-        end = window.end_ts(self.data.last_data_ts)
-        seconds = [s for s in self.everything if overlaps(s, window.inject_ts, end)]
-        cache = merge_seconds(self.cache, seconds)
-        everything = merge_seconds(self.everything, seconds)
+    def fault_summary(self, index: int, window: FaultWindow) -> FaultSummary:
+        cache: Bucket = self.buckets[f"fault{index}_cache"]
+        everything: Bucket = self.buckets[f"fault{index}_all"]
         entry = timeline_entry(self.data, window.experiment)
         return FaultSummary(
             fault_id=window.fault_id, fault=window.fault, target=window.target, experiment=window.experiment,
@@ -207,10 +220,10 @@ def score_run(data: RunData) -> Score:
     duration = (data.info.end_ts if data.info.end_ts is not None else data.last_data_ts) - data.info.start_ts
     return Score(
         run_id=data.info.run_id, verdict=overall, status=data.info.status, reasons=tuple(reasons),
-        totals={"requests": sum(b.count for b in data.buckets.values()),
-                "failures": sum(b.failures for b in data.buckets.values()),
+        totals={"requests": sum(b.count for b in data.endpoint_totals.values()),
+                "failures": sum(b.failures for b in data.endpoint_totals.values()),
                 "duration_s": round(max(0.0, duration), 1)},
-        verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(w) for w in scorer.windows),
+        verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(i, w) for i, w in enumerate(scorer.windows)),
         endpoints=tuple(endpoint_stats(data)), generator_max_cpu=generator_max_cpu(data),
         saturated=tuple(saturated_seconds(data)),
         warnings=data.warnings, capacity=data.capacity,

@@ -7,14 +7,20 @@ skipped: the server-side view is shown beside the client-side verdicts, never sc
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from peakdrill.report.rundata import RunData
+if TYPE_CHECKING:
+    from peakdrill.report.rundata import RunData
 
 CACHE_METRIC = "shop_cache_op_duration_seconds"
+# What the scraper keeps of each scrape (docs/run-directory.md#server-metricsjsonl): the samples the
+# report reads, nothing else.
+KEPT_SAMPLES = (f"{CACHE_METRIC}_count", f"{CACHE_METRIC}_sum")
 
 
-def _counts(text: str) -> dict[str, tuple[float, float]]:
+def cache_counts(text: str) -> dict[str, tuple[float, float]]:
     """label set -> (count, sum) of the cache metric in one scrape."""
     result: dict[str, list[float]] = {}
     try:
@@ -33,10 +39,19 @@ def _counts(text: str) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in result.items()}
 
 
+def keep_used(text: str) -> str:
+    """A scrape cut down to the samples the report uses (and their TYPE lines, so it still parses)."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith(KEPT_SAMPLES) or line.startswith(f"# TYPE {CACHE_METRIC} "):
+            kept.append(line)
+    return "\n".join(kept) + "\n" if kept else ""
+
+
 def cache_metrics(data: RunData) -> dict | None:
     """Chart series and a summary table, or None when no scrape has the metric."""
-    scrapes = sorted(data.scrapes, key=lambda s: s.ts)
-    parsed = [(s.ts, _counts(s.text) if s.ok else None) for s in scrapes]
+    scrapes = data.scrapes
+    parsed = [(s.ts, s.counts if s.ok else None) for s in scrapes]
     labels = sorted({label for _, counts in parsed if counts for label in counts})
     if not labels:
         return None
