@@ -28,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from peakdrill.histograms import Recorder
 from peakdrill.loadgen import keepalive
 from peakdrill.loadgen.openmodel import PACER
-from peakdrill.loadgen.secondbook import SecondBook
+from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
 from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
@@ -139,7 +139,7 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
 
 def _install_local(environment: Environment, run_dir: Path) -> None:
     collector = Collector(environment, f"local-{os.getpid()}")
-    book = SecondBook(run_dir, collector.source)
+    book = SecondBook(run_dir, collector.source, hold_open_s=LOCAL_HOLD_OPEN_S)
 
     def flush_all(**_):
         book.add(collector.source, *collector.drain(everything=True))

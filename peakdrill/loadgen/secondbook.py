@@ -24,6 +24,8 @@ from peakdrill.rundir.records import HEALTH_COLUMNS
 # Locust workers report every 3 s and drain the seconds before the one still filling, so a second's
 # last records reach the master about 4 s after it ends; 6 s leaves room for a slow network.
 HOLD_OPEN_S = 6.0
+# A stand-alone load process drains its own seconds: once drained, a second is complete.
+LOCAL_HOLD_OPEN_S = 1.0
 
 
 @dataclass
@@ -34,10 +36,12 @@ class _Second:
 
 
 class SecondBook:
-    def __init__(self, run_dir: Path, master: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, run_dir: Path, master: str, hold_open_s: float = HOLD_OPEN_S,
+                 clock: Callable[[], float] = time.time) -> None:
         self.hist_path = run_dir / HISTOGRAM_DIR / f"{master}.jsonl"
         self.generator_path = run_dir / GENERATOR_FILE
         self.master = master
+        self.hold_open_s = hold_open_s
         self.clock = clock
         self._open: dict[int, _Second] = {}
         self.closed_through: int | None = None  # every second up to this one has been written
@@ -71,7 +75,7 @@ class SecondBook:
 
     def close_due(self) -> None:
         """Write every second whose hold-open time is over."""
-        last = int(self.clock() - HOLD_OPEN_S) - 1
+        last = int(self.clock() - self.hold_open_s) - 1
         due = sorted(s for s in self._open if s <= last)
         self._write([(s, self._open.pop(s)) for s in due])
         if self.closed_through is None or last > self.closed_through:

@@ -40,8 +40,7 @@ from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, SERVER
                               RunStatus, iter_jsonl)
 from peakdrill.rundir.histfiles import Located, buckets_of, decode, iter_all, iter_by_second
 from peakdrill.rundir.meta import DEFAULT_RECOVERY_TARGET_S, DEFAULT_SLO, Stage, TimelineEntry
-from peakdrill.rundir.records import Event, HealthSample, HealthTable, SecondSpan, Where, parse_event, \
-    parse_health_v1, parse_scrape
+from peakdrill.rundir.records import Event, HealthReader, HealthSample, SecondSpan, Where, parse_event, parse_scrape
 
 __all__ = ["ALL", "DEFAULT_RECOVERY_TARGET_S", "DEFAULT_SLO", "FINISHED_OK", "Event", "Group", "Health",
            "RunData", "RunInfo", "Series", "Stage", "TimelineEntry", "Window", "load_run"]
@@ -179,15 +178,12 @@ def _events(run_dir: Path, info: RunMeta, warnings: list[str]) -> tuple[Event, .
     return tuple(sorted(events, key=lambda e: e.ts))
 
 
-def _health_samples(run_dir: Path, warnings: list[str]) -> Iterator[HealthSample]:
+def iter_health(run_dir: Path, warnings: list[str] | None = None) -> Iterator[HealthSample]:
+    """Every load process's health sample (one per process per second), from either format."""
     path = run_dir / GENERATOR_FILE
-    table = HealthTable()
+    reader = HealthReader()
     for number, raw in iter_jsonl(path, warnings):
-        where = Where(path, number)
-        if "second" in raw:  # format 2: one line per master per second
-            yield from table.parse(raw, where)
-        else:
-            yield parse_health_v1(raw, where)
+        yield from reader.samples(raw, Where(path, number))
 
 
 def _health(run_dir: Path, warnings: list[str]) -> Health:
@@ -195,9 +191,11 @@ def _health(run_dir: Path, warnings: list[str]) -> Health:
     hot: dict[str, list[int]] = defaultdict(list)
     rates: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     requests: dict[str, int] = {}
-    for sample in _health_samples(run_dir, warnings):
+    for sample in iter_health(run_dir, warnings):
         if sample.requests is not None:
             requests[sample.source] = requests.get(sample.source, 0) + sample.requests
+        if sample.cpu_percent is None:
+            continue
         max_cpu[sample.source] = max(max_cpu.get(sample.source, 0.0), round(sample.cpu_percent, 1))
         if sample.cpu_percent >= SATURATED_CPU_PERCENT:
             hot[sample.source].append(int(sample.ts))

@@ -53,8 +53,6 @@ def whole(record: dict, key: str, where: Where, minimum: int = 0, maximum: int =
 def real(record: dict, key: str, where: Where, default: float | None = None, minimum: float | None = None) -> float | None:
     value = record.get(key)
     if value is None:
-        if default is None and key in record:
-            return None
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or (minimum is not None and value < minimum):
@@ -117,7 +115,7 @@ class HealthSample:
 
     ts: float
     source: str
-    cpu_percent: float
+    cpu_percent: float | None  # None: no health sample that second, only its request count
     users: int | None
     rps: float | None
     intended_rps: float | None = None  # open model only
@@ -133,7 +131,7 @@ def parse_health_v1(record: dict, where: Where) -> HealthSample:
     if requests is not None:
         requests = whole(record, "requests", where)
     return HealthSample(ts=real(record, "ts", where, minimum=0) or 0.0, source=text(record, "source", where, "?"),
-                        cpu_percent=real(record, "cpu_percent", where, 0.0, minimum=0),
+                        cpu_percent=real(record, "cpu_percent", where, None, minimum=0),
                         users=users, rps=real(record, "rps", where, None, minimum=0),
                         intended_rps=real(record, "intended_rps", where, None, minimum=0),
                         achieved_rps=real(record, "achieved_rps", where, None, minimum=0), requests=requests)
@@ -179,6 +177,18 @@ class HealthTable:
                 continue
             samples.append(parse_health_v1(dict(values, ts=second + 0.5, source=name), where))
         return samples
+
+
+class HealthReader:
+    """Health samples out of ``generator.jsonl`` lines of either format, one line at a time."""
+
+    def __init__(self) -> None:
+        self._table = HealthTable()
+
+    def samples(self, record: dict, where: Where) -> list[HealthSample]:
+        if "second" in record:  # format 2: one line per master per second
+            return self._table.parse(record, where)
+        return [parse_health_v1(record, where)]
 
 
 @dataclass(frozen=True, slots=True)
