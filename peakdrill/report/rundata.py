@@ -25,6 +25,7 @@ Seconds are wall-clock seconds; ``data.t(ts)`` turns them into run time for disp
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,11 +35,11 @@ from pathlib import Path
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket
 from peakdrill.report.capacity import Capacity, parse_capacity
-from peakdrill.report.series import Group, Series, SeriesBuilder
+from peakdrill.report.series import HORIZON_S, Group, Series, SeriesBuilder
 from peakdrill.report.servermetrics import cache_counts
 from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, SERVER_METRICS_FILE, RunDir, RunMeta,
                               RunStatus, iter_jsonl)
-from peakdrill.rundir.histfiles import Located, buckets_of, decode, iter_all, iter_by_second
+from peakdrill.rundir.histfiles import Located, batches, buckets_of, decode, iter_all, iter_by_second
 from peakdrill.rundir.meta import DEFAULT_RECOVERY_TARGET_S, DEFAULT_SLO, Stage, TimelineEntry
 from peakdrill.rundir.records import Event, HealthReader, HealthSample, SecondSpan, Where, parse_event, parse_scrape
 
@@ -49,7 +50,6 @@ ALL = "*"
 CHARTED = "charted"  # every endpoint but the CS first-response pseudo-endpoint (it spans seconds)
 FINISHED_OK = RunStatus.COMPLETED.value
 SATURATED_CPU_PERCENT = 90.0
-BATCH = 1024
 RunInfo = RunMeta
 
 
@@ -150,29 +150,22 @@ class RunData:
         """Pass 2: one exact merged bucket per window."""
         result = {key: Bucket() for key in windows}
         wanted: dict[str, list[str]] = {}
-        batch: list[Located] = []
 
-        def flush() -> None:
+        def needed(located: Located) -> bool:
+            record = located[0]
+            if record.name not in wanted:
+                wanted[record.name] = [k for k, w in windows.items() if w.group.matches(record.name)]
+            return any(windows[k].covers(record.second) for k in wanted[record.name])
+
+        for batch in batches(filter(needed, iter_all(self.run_dir, self.span))):
             for (record, _), bucket in zip(batch, buckets_of(batch)):
                 for key in wanted[record.name]:
                     if windows[key].covers(record.second):
                         result[key].merge(bucket)
-            batch.clear()
-
-        for located in iter_all(self.run_dir, self.span):
-            record = located[0]
-            if record.name not in wanted:
-                wanted[record.name] = [k for k, w in windows.items() if w.group.matches(record.name)]
-            if any(windows[k].covers(record.second) for k in wanted[record.name]):
-                batch.append(located)
-                if len(batch) >= BATCH:
-                    flush()
-        if batch:
-            flush()
         return result
 
 
-def _events(run_dir: Path, info: RunMeta, warnings: list[str]) -> tuple[Event, ...]:
+def read_events(run_dir: Path, info: RunMeta, warnings: list[str]) -> tuple[Event, ...]:
     path = run_dir / EVENTS_FILE
     events = [parse_event(raw, Where(path, n), info.start_ts) for n, raw in iter_jsonl(path, warnings)]
     return tuple(sorted(events, key=lambda e: e.ts))
@@ -186,7 +179,7 @@ def iter_health(run_dir: Path, warnings: list[str] | None = None) -> Iterator[He
         yield from reader.samples(raw, Where(path, number))
 
 
-def _health(run_dir: Path, warnings: list[str]) -> Health:
+def read_health(run_dir: Path, warnings: list[str]) -> Health:
     max_cpu: dict[str, float] = {}
     hot: dict[str, list[int]] = defaultdict(list)
     rates: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
@@ -205,7 +198,7 @@ def _health(run_dir: Path, warnings: list[str]) -> Health:
                   rates={k: tuple(sorted(v)) for k, v in rates.items()}, requests=dict(sorted(requests.items())))
 
 
-def _journal(path: Path, warnings: list[str]) -> Journal | None:
+def read_journal(path: Path, warnings: list[str]) -> Journal | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
@@ -221,7 +214,7 @@ def _journal(path: Path, warnings: list[str]) -> Journal | None:
                    deviated=None if deviated is None else bool(deviated))
 
 
-def _scrapes(run_dir: Path, warnings: list[str]) -> tuple[MetricsScrape, ...]:
+def read_scrapes(run_dir: Path, warnings: list[str]) -> tuple[MetricsScrape, ...]:
     path = run_dir / SERVER_METRICS_FILE
     result = []
     for number, raw in iter_jsonl(path, warnings):
@@ -231,7 +224,7 @@ def _scrapes(run_dir: Path, warnings: list[str]) -> tuple[MetricsScrape, ...]:
     return tuple(sorted(result, key=lambda s: s.ts))
 
 
-def _capacity(run_dir: Path) -> Capacity | None:
+def read_capacity(run_dir: Path) -> Capacity | None:
     capacity_file = run_dir / "capacity.json"
     if not capacity_file.is_file():
         return None
@@ -255,33 +248,37 @@ def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warning
     builder = SeriesBuilder(groups, span.first)
     skip = {(where.path, where.line) for _, where in stragglers}
     late: list[Located] = []
-    batch: list[Located] = []
 
-    def flush() -> None:
-        position, index, counts = decode(batch)
-        builder.add([(r.second, r.name, r.failures) for r, _ in batch], position, index, counts)
-        batch.clear()
-
-    def stream() -> Iterator[Located]:
-        yield from stragglers
-        for located in iter_by_second(run_dir, span, warnings):
-            if (located[1].path, located[1].line) not in skip:
-                yield located
+    def in_time(located: Located) -> bool:
+        if builder.is_straggler(located[0].second):
+            late.append(located)
+            return False
+        return (located[1].path, located[1].line) not in skip
 
     try:
-        for located in stream():
-            if builder.is_straggler(located[0].second):
-                late.append(located)
-                continue
-            batch.append(located)
-            if len(batch) >= BATCH:
-                flush()
-        if batch:
-            flush()
+        stream = itertools.chain(stragglers, filter(in_time, iter_by_second(run_dir, span, warnings)))
+        for batch in batches(stream):
+            position, index, counts = decode(batch)
+            builder.add([(r.second, r.name, r.failures) for r, _ in batch], position, index, counts)
     except ValueError as exc:  # too many distinct names: hostile or broken data
         raise RunDirError(f"{run_dir / HISTOGRAM_DIR}: {exc}; is this a run directory written by peakdrill?") from exc
     builder.close_through()
     return builder, late
+
+
+def read_series(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str]) -> SeriesBuilder:
+    """Pass 1 over the histogram files (twice if some records came too late to stream)."""
+    read_warnings: list[str] = []
+    builder, late = _pass_one(run_dir, span, groups, read_warnings, [])
+    stragglers: list[Located] = []
+    while late:  # rarely more than once: each round feeds every straggler found so far first
+        stragglers += late
+        builder, late = _pass_one(run_dir, span, groups, [], stragglers)
+    if stragglers:
+        warnings.append(f"histograms/: {len(stragglers)} records arrived more than {HORIZON_S} s out of order; "
+                        f"merged into their seconds")
+    warnings.extend(dict.fromkeys(read_warnings))
+    return builder
 
 
 def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None) -> RunData:
@@ -291,22 +288,16 @@ def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None) -> 
                           f"reports/<run-id> (written by `peakdrill drill`)")
     info = RunDir(run_dir).meta()
     warnings: list[str] = []
-    events = _events(run_dir, info, warnings)
-    health = _health(run_dir, warnings)
-    journals = tuple(j for p in sorted((run_dir / "journals").glob("*.json")) if (j := _journal(p, warnings)) is not None)
-    scrapes = _scrapes(run_dir, warnings)
+    events = read_events(run_dir, info, warnings)
+    health = read_health(run_dir, warnings)
+    journals = tuple(j for p in sorted((run_dir / "journals").glob("*.json")) if (j := read_journal(p, warnings)) is not None)
+    scrapes = read_scrapes(run_dir, warnings)
     if not (run_dir / HISTOGRAM_DIR).is_dir():
         warnings.append("histograms/: missing, so there is no client-side latency data")
     all_groups = default_groups(info) | dict(groups or {})
     span = SecondSpan.of_run(info.start_ts, info.planned_end_ts)
-    read_warnings: list[str] = []
-    builder, late = _pass_one(run_dir, span, all_groups, read_warnings, [])
-    if late:
-        builder, _ = _pass_one(run_dir, span, all_groups, [], late)
-        warnings.append(f"histograms/: {len(late)} records arrived more than a few minutes after their second; "
-                        f"merged into it")
-    warnings.extend(dict.fromkeys(read_warnings))
+    builder = read_series(run_dir, span, all_groups, warnings)
     return RunData(run_dir=run_dir, info=info, events=events, span=span,
                    endpoint_series=builder.endpoint_series(), group_series=builder.group_series(),
                    endpoint_totals=builder.endpoint_totals(), groups=all_groups, health=health,
-                   journals=journals, scrapes=scrapes, warnings=tuple(warnings), capacity=_capacity(run_dir))
+                   journals=journals, scrapes=scrapes, warnings=tuple(warnings), capacity=read_capacity(run_dir))

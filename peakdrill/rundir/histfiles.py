@@ -8,12 +8,11 @@ way: add every record with the same ``second`` and ``name``. See docs/run-direct
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from peakdrill.errors import RunDirError
 from peakdrill.hdrcodec import HistogramDecodeError, decode_batch, encode
 from peakdrill.histograms import HISTOGRAM_DIR, Bucket
 from peakdrill.rundir.jsonl import iter_jsonl
@@ -84,29 +83,32 @@ def buckets_of(batch: Sequence[Located]) -> list[Bucket]:
             for at, (record, _) in enumerate(batch)]
 
 
-def load_buckets(run_dir: Path, span: SecondSpan | None = None, batch_size: int = 1024) -> dict[tuple[int, str], Bucket]:
+BATCH = 1024  # records decoded together: large enough to amortise numpy's per-call cost
+
+
+def batches(records: Iterable[Located], size: int = BATCH) -> Iterator[list[Located]]:
+    batch: list[Located] = []
+    for located in records:
+        batch.append(located)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def load_buckets(run_dir: Path, span: SecondSpan | None = None) -> dict[tuple[int, str], Bucket]:
     """Every record merged into one bucket per (second, endpoint name).
 
     Holds the whole run in memory: meant for short runs and tests (a capacity search, a live view);
     the report streams instead (:mod:`peakdrill.report.rundata`).
     """
-    span = span or ANY_SECOND
     merged: dict[tuple[int, str], Bucket] = {}
-    batch: list[Located] = []
-
-    def flush() -> None:
+    for batch in batches(iter_all(run_dir, span or ANY_SECOND)):
         for (record, _), bucket in zip(batch, buckets_of(batch)):
             key = (record.second, record.name)
             if key in merged:
                 merged[key].merge(bucket)
             else:
                 merged[key] = bucket
-        batch.clear()
-
-    for located in iter_all(run_dir, span):
-        batch.append(located)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
     return merged

@@ -22,6 +22,15 @@ def loads(text: str | bytes):
     return json.loads(text, parse_constant=_reject_constant)
 
 
+def quote(value: object) -> str:
+    """A bad value as an error message shows it: JSON, at most 80 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def append_lines(path: Path, records: list[dict]) -> None:
     if not records:
         return
@@ -73,7 +82,7 @@ def _parse(path: Path, number: int, line: bytes) -> dict:
 def _check_object(path: Path, number: int, record: object) -> dict:
     if not isinstance(record, dict):
         raise RunDirError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}: "
-                          f"{json.dumps(record)[:80]}; fix or delete that line")
+                          f"{quote(record)}; fix or delete that line")
     return record
 
 

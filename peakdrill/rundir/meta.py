@@ -7,13 +7,13 @@ written back unchanged. Format 1 (before per-master merging) and format 2 read t
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
 from peakdrill.errors import RunDirError
+from peakdrill.rundir.jsonl import quote
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
@@ -51,25 +51,17 @@ class TimelineEntry:
     recovery_target_s: float
 
 
-def _quote(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 class _Fields:
     """Typed access to one JSON object of run.json, each error naming file and field."""
 
     def __init__(self, source: str, prefix: str, raw: Any) -> None:
         if not isinstance(raw, dict):
-            raise RunDirError(f"{source}: {prefix or 'run.json'} must be a JSON object, got {_quote(raw)}")
+            raise RunDirError(f"{source}: {prefix or 'run.json'} must be a JSON object, got {quote(raw)}")
         self.source, self.prefix, self.raw = source, prefix, raw
 
     def bad(self, key: str, want: str) -> RunDirError:
         field = f"{self.prefix}.{key}" if self.prefix else key
-        return RunDirError(f"{self.source}: '{field}' must be {want}, got {_quote(self.raw.get(key))}; "
+        return RunDirError(f"{self.source}: '{field}' must be {want}, got {quote(self.raw.get(key))}; "
                            f"see docs/run-directory.md")
 
     def number(self, key: str, default: float | None = None, *, required: bool = False,
@@ -150,7 +142,7 @@ class RunMeta:
         top = _Fields(source, "", raw)
         fmt = raw.get("format", 1)
         if fmt not in READABLE_FORMATS or isinstance(fmt, bool):
-            raise RunDirError(f"{source}: 'format' is {_quote(fmt)}; this peakdrill reads formats "
+            raise RunDirError(f"{source}: 'format' is {quote(fmt)}; this peakdrill reads formats "
                               f"{', '.join(map(str, READABLE_FORMATS))} (upgrade peakdrill for newer ones)")
         if "start_ts" not in raw:
             raise RunDirError(f"{source}: missing 'start_ts'; run.json must follow docs/run-directory.md")
@@ -203,6 +195,6 @@ def _endpoints(source: str, raw: dict) -> dict[str, tuple[str, ...]]:
     for key, value in raw.items():
         names = value if isinstance(value, list) else [value]
         if not all(isinstance(name, str) for name in names):
-            raise RunDirError(f"{source}: 'endpoints.{key}' must be a list of request names, got {_quote(value)}")
+            raise RunDirError(f"{source}: 'endpoints.{key}' must be a list of request names, got {quote(value)}")
         result[str(key)] = tuple(names)
     return result

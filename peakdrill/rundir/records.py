@@ -8,13 +8,13 @@ is refused here, before any arithmetic could loop or overflow on it.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from peakdrill.errors import RunDirError
+from peakdrill.rundir.jsonl import quote
 
 # A histogram second may lie this far outside [start_ts, planned end]: clocks of load machines
 # differ a little and a run stops a few seconds after its last stage.
@@ -30,17 +30,9 @@ class Where:
     line: int
 
     def error(self, problem: str, value: Any = None) -> RunDirError:
-        quoted = "" if value is None else f": {_quote(value)}"
+        quoted = "" if value is None else f": {quote(value)}"
         return RunDirError(f"{self.path}:{self.line}: {problem}{quoted}; fix or delete that line "
                            f"(format: docs/run-directory.md)")
-
-
-def _quote(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def whole(record: dict, key: str, where: Where, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
