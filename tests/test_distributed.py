@@ -54,7 +54,7 @@ def test_two_workers_merge_exactly_into_the_single_process_reference(target, tmp
     reference = Bucket()
     for lines in raw_files.values():
         for line in lines:
-            _, latency_ms, failed = line.split("\t")
+            _, latency_ms, failed, _ = line.split("\t")
             reference.record(float(latency_ms), failed == "1")
     assert merged.count == sum(per_source.values()) == reference.count
     assert merged.failures == reference.failures

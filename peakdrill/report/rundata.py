@@ -250,10 +250,12 @@ def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warning
     late: list[Located] = []
 
     def in_time(located: Located) -> bool:
+        if (located[1].path, located[1].line) in skip:
+            return False  # fed first
         if builder.is_straggler(located[0].second):
             late.append(located)
             return False
-        return (located[1].path, located[1].line) not in skip
+        return True
 
     try:
         stream = itertools.chain(stragglers, filter(in_time, iter_by_second(run_dir, span, warnings)))

@@ -24,6 +24,7 @@ from peakdrill.histograms import COUNTS_LEN, Bucket, highest_equivalent
 
 SERIES_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 HORIZON_S = 120  # a second is closed once records of a second this much later have been read
+OPEN_LIMIT = 200_000  # buckets held open before closing what is past the horizon (bounds memory)
 _NAME_BITS = 20  # at most ~1M distinct endpoint names in one run
 MAX_NAMES = 1 << _NAME_BITS
 
@@ -160,7 +161,7 @@ class SeriesBuilder:
         self._open_records.extend(zip(rel.tolist(), ids.tolist(), (r[2] for r in records)))
         self._open_size += len(index) + len(records)
         self.newest = max(self.newest, int(rel.max()))
-        if self._open_size > 200_000 and self.newest - HORIZON_S > (self.closed_through or -1):
+        if self._open_size > OPEN_LIMIT and self.newest - HORIZON_S > (self.closed_through or -1):
             self.close_through(self.newest - HORIZON_S)
 
     def close_through(self, last: int | None = None) -> None:

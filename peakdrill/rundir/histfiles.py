@@ -86,7 +86,8 @@ def buckets_of(batch: Sequence[Located]) -> list[Bucket]:
 BATCH = 1024  # records decoded together: large enough to amortise numpy's per-call cost
 
 
-def batches(records: Iterable[Located], size: int = BATCH) -> Iterator[list[Located]]:
+def batches(records: Iterable[Located], size: int | None = None) -> Iterator[list[Located]]:
+    size = size or BATCH
     batch: list[Located] = []
     for located in records:
         batch.append(located)
