@@ -198,7 +198,9 @@ def test_the_runner_reads_a_valid_drill_with_the_kubernetes_variants_at_full_sca
     args = _container(runner)["args"]
     drill_plan = build_plan(tmp_path / args[1].lstrip("/"))
     assert drill_plan.target_url == "http://shop-app.shop.svc:8080"
-    assert max(stage.users for stage in drill_plan.stages) == 1_000_000
+    # Scaled once, in the shipped profile: the drill runs it as written.
+    assert drill_plan.scale == 1.0 and max(stage.users for stage in drill_plan.stages) == 1_000_000
+    assert [stage.users for stage in drill_plan.profile.stages] == [333_333, 1_000_000]  # demo: 10 and 30 users
     assert [step.path.name for step in drill_plan.steps] == ["cache-outage.yaml"]
     assert drill_plan.steps[0].experiment["title"].startswith("Cache outage (Kubernetes)")
     assert drill_plan.steps[0].configuration["outage_duration"] == 30  # the drill's vars still apply

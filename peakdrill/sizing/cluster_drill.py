@@ -11,6 +11,7 @@ In the pods the ConfigMaps are mounted side by side, so the rewritten drill uses
 exactly as a drill file in the repository does::
 
     /drill/drill.yaml         the drill, rewritten
+    /drill/profile.yaml       its profile, the stages already scaled to the users (load.scale 1)
     /experiments/NAME.yaml    the Kubernetes variants of its timeline's experiments
     /loadtests/...            the load tests (locustfile, journeys, profiles, endpoint maps)
 """
@@ -28,10 +29,10 @@ from peakdrill.sizing.manifests import shipped_path
 from peakdrill.sizing.plan import Shard, Sizing, require
 from peakdrill.spec.drill import load_drill
 from peakdrill.spec.loader import read_yaml
-from peakdrill.spec.profile import Profile, load_profile
+from peakdrill.spec.profile import Profile, load_profile, profile_from_dict
 
 DRILL_MOUNT, EXPERIMENTS_MOUNT = "/drill", "/experiments"
-DRILL_FILE = "drill.yaml"
+DRILL_FILE, PROFILE_FILE = "drill.yaml", "profile.yaml"
 KUBERNETES_VARIANTS = "kubernetes"  # the directory next to an experiment that holds its cluster variant
 
 
@@ -48,6 +49,7 @@ class ClusterDrill:
     variants: tuple[tuple[str, Path], ...]  # per timeline entry: its experiment, the variant that runs instead
     documents: dict[Path, dict]  # each variant as Chaos Toolkit loaded and validated it, with the drill's vars
     document: dict  # the drill the runner reads at /drill/drill.yaml
+    profile_document: dict  # its profile at /drill/profile.yaml, scaled to the users
 
     @property
     def runner_drill(self) -> str:
@@ -98,13 +100,29 @@ def load_cluster_drill(drill_file: Path, *, users: int, host: str | None, allow_
     target = {"url": target_url, "allowed_hosts": list(allowed)}
     if drill.target.endpoint_map:
         target["endpoint_map"] = shipped(drill.target.endpoint_map, "the drill's target.endpoint_map")
-    load = {**raw["load"], "profile": shipped(drill.load.profile, "the drill's load.profile"),
-            "locustfile": shipped(drill.load.locustfile, "the drill's load.locustfile"),
-            # The shards together peak at --users.
-            "scale": users / profile.peak_users}
+    load = {**raw["load"], "profile": PROFILE_FILE, "scale": 1.0,
+            "locustfile": shipped(drill.load.locustfile, "the drill's load.locustfile")}
     document = {**raw, "target": target, "load": load, "timeline": timeline}
     return ClusterDrill(drill_file=drill_file, name=drill.name, max_duration_s=drill.max_duration, profile=profile,
-                        target_url=target_url, experiments=experiments, variants=tuple(variants), documents=documents, document=document)
+                        target_url=target_url, experiments=experiments, variants=tuple(variants), documents=documents,
+                        document=document, profile_document=_scaled(Path(drill.load.profile), profile, users))
+
+
+def _scaled(path: Path, profile: Profile, users: int) -> dict:
+    """The profile as written, its stages scaled once so that the shards together peak at ``users``."""
+    raw = read_yaml(path)
+    scale = users / profile.peak_users
+    stages = []
+    for raw_stage, stage in zip(raw["stages"], profile.scaled_stages(scale), strict=True):
+        rates = {"spawn_rate": stage.spawn_rate} | ({"arrival_rate": stage.arrival_rate} if stage.arrival_rate is not None else {})
+        stages.append({**raw_stage, "users": stage.users, **rates})
+    description = f"{raw.get('description', '')}".strip()
+    document = {**raw, "description": f"{description} Scaled by `peakdrill plan` to peak at {users:,} users.".strip(),
+                "stages": stages}
+    if profile.peak_concurrent_users:
+        document["peak_concurrent_users"] = max(1, round(profile.peak_concurrent_users * scale))
+    profile_from_dict(document, f"{path} scaled to {users:,} users")  # refused here, not in the runner
+    return document
 
 
 def even_shards(sizing: Sizing) -> Sizing:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from peakdrill.sizing.cluster_drill import DRILL_FILE, DRILL_MOUNT, EXPERIMENTS_MOUNT, ClusterDrill
+from peakdrill.sizing.cluster_drill import DRILL_FILE, DRILL_MOUNT, EXPERIMENTS_MOUNT, PROFILE_FILE, ClusterDrill
 from peakdrill.sizing.manifests import (CONFIGMAP_LIMIT_BYTES, DNS_LABEL, LOADTESTS_MOUNT, LOCUST_PORT, MIB, NAME, REPORTS_MOUNT,
                                         REPORTS_VOLUME, Dumper, labels, loadtests_configmap, loadtests_volume, meta,
                                         namespace, reports_claim)
@@ -175,7 +175,8 @@ def drill_manifests(sizing: Sizing, drill: ClusterDrill, cluster: DrillCluster, 
     common = [
         namespace(cluster.namespace),
         _configmap(f"{NAME}-drill", cluster, "drill",
-                   {DRILL_FILE: yaml.dump(drill.document, Dumper=Dumper, sort_keys=False)}),
+                   {DRILL_FILE: yaml.dump(drill.document, Dumper=Dumper, sort_keys=False),
+                    PROFILE_FILE: yaml.dump(drill.profile_document, Dumper=Dumper, sort_keys=False)}),
         _configmap(f"{NAME}-experiments", cluster, "experiments",
                    {name: path.read_text(encoding="utf-8") for name, path in sorted(drill.experiments.items())}),
         loadtests_configmap(cluster.namespace, loadtests),
