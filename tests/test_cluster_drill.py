@@ -7,6 +7,7 @@ import importlib
 import inspect
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import kubernetes_validate
@@ -218,6 +219,21 @@ def test_the_runbooks_double11_drill_runs_on_one_master_with_the_role_for_both_p
     (role,) = _kind(files, "Role")
     assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "list"]},
                              {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "patch"]}]
+
+
+@pytest.mark.parametrize("drill,start", [("double11", START), ("demo", None)])
+def test_the_masters_read_their_start_time_from_one_clock(tmp_path, drill, start):
+    files = _plan(tmp_path, "--drill", str(ROOT / f"drills/{drill}.yaml"), "--users", "1000000",
+                  *(["--start-at", "2026-11-10T16:30:00+01:00"] if start else []))
+    (clock,) = [obj for obj in _kind(files, "ConfigMap") if obj["metadata"]["name"] == "peakdrill-clock"]
+    at = datetime.fromisoformat(clock["data"]["start-at"])
+    if start:
+        assert clock["data"]["start-at"] == START  # written in UTC
+    else:  # several masters and no --start-at: the plan's own time + 30 min
+        assert timedelta(minutes=29) < at - datetime.now(UTC) <= timedelta(minutes=31)
+    for job in _kind(files, "Job"):
+        (ref,) = [item["valueFrom"]["configMapKeyRef"] for item in _container(job)["env"] if item["name"] == "PEAKDRILL_START_AT"]
+        assert ref == {"name": "peakdrill-clock", "key": "start-at"}
 
 
 @pytest.mark.parametrize("args,words", [

@@ -20,7 +20,7 @@ START_LEAD_S = 30 * 60  # without --start-at: time to apply the manifests and sc
 
 
 def start_at(value: str | None, masters: int) -> tuple[str | None, str]:
-    """The shards' common start as UTC ISO 8601, and how it was chosen."""
+    """When the masters start, as UTC ISO 8601, and how it was chosen (one master: when it is ready)."""
     if value:
         try:
             moment = datetime.fromisoformat(value)
@@ -68,7 +68,7 @@ def plan_drill(args: argparse.Namespace) -> int:
         print("note: no --calibration given; used the built-in conservative defaults above. "
               "Run `peakdrill calibrate` on the load machines for a sizing from measurement.")
     if start:
-        print(f"start: all {sizing.masters} masters at {start} ({chosen})")
+        print(f"start: {sizing.masters} master(s) at {start} (from {chosen})")
     print("experiments (timeline -> cluster variant):")
     for experiment, variant in drill.variants:
         print(f"  {experiment} -> {variant}")

@@ -46,7 +46,7 @@ class DrillCluster:
     image: str
     namespace: str  # peakdrill's own: Jobs, workers, ConfigMaps, the reports volume
     target_namespace: str  # the shop's: where the experiments act, and so where the Role is
-    start_at: str | None = None  # the shards' common start (UTC, ISO 8601); needed when there are several
+    start_at: str | None = None  # when the masters start (UTC, ISO 8601); needed when there are several
 
     def __post_init__(self) -> None:
         require([
@@ -94,6 +94,7 @@ def _runner_job(shard: Shard, sizing: Sizing, drill: ClusterDrill, cluster: Dril
     if sizing.masters > 1:
         # Each shard's run directory is one part; `peakdrill merge` makes the one report.
         args += ["--shard", f"{shard.index}/{sizing.masters}", "--no-report"]
+    if cluster.start_at:
         env.append({"name": "PEAKDRILL_START_AT", "valueFrom": {"configMapKeyRef": {"name": CLOCK, "key": "start-at"}}})
     runs_experiments = shard.index == 0 and bool(drill.experiments)
     if runs_experiments:
@@ -182,8 +183,8 @@ def drill_manifests(sizing: Sizing, drill: ClusterDrill, cluster: DrillCluster, 
         loadtests_configmap(cluster.namespace, loadtests),
         reports_claim(cluster.namespace),
     ]
-    if sizing.masters > 1:
-        common.append(_configmap(CLOCK, cluster, "clock", {"start-at": str(cluster.start_at)}))
+    if cluster.start_at:
+        common.append(_configmap(CLOCK, cluster, "clock", {"start-at": cluster.start_at}))
     out = {"00-common.yaml": common}
     if rules:
         out["01-rbac.yaml"] = _rbac(cluster, rules)
