@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from peakdrill.drill.experiments import prepare
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
 from peakdrill.safety import ensure_allowed
 from peakdrill.sizing.manifests import shipped_path
 from peakdrill.sizing.plan import Shard, Sizing, require
@@ -81,13 +81,13 @@ def load_cluster_drill(drill_file: Path, *, users: int, host: str | None, allow_
         variant = kubernetes_variant(Path(entry.experiment), experiments_dir)
         field = f"{drill_file}: timeline.{index}.experiment"
         if not variant.is_file():
-            raise SizingError(f"{field}: {entry.experiment!r} has no Kubernetes variant at {variant} (fix: write one "
+            raise SizingError(f"{field}: {quote(entry.experiment)} has no Kubernetes variant at {variant} (fix: write one "
                               f"there, with the same drill variables, or point --experiments-dir at the directory of yours)")
         if experiments.setdefault(variant.name, variant) != variant:
-            raise SizingError(f"{field}: two experiments named {variant.name!r} from different directories would share "
+            raise SizingError(f"{field}: two experiments named {quote(variant.name)} from different directories would share "
                               "one file in the experiments ConfigMap; rename one")
         if str(entry.vars.get("ns", target_namespace)) != target_namespace:
-            raise SizingError(f"{field}: vars.ns is {str(entry.vars['ns'])[:80]!r} but the Role is written for "
+            raise SizingError(f"{field}: vars.ns is {quote(entry.vars['ns'])} but the Role is written for "
                               f"--target-namespace {target_namespace!r}; make them the same")
         # Loads it through Chaos Toolkit and checks the drill's vars are declared: what the runner will do.
         documents[variant] = prepare(index, entry.at, variant, dict(entry.vars), entry.recovery_target).experiment

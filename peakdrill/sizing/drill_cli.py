@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
 from peakdrill.sizing.calibration import CONSERVATIVE, load_calibration
 from peakdrill.sizing.cluster_drill import even_shards, load_cluster_drill
 from peakdrill.sizing.drill_manifests import RUNNER_ACCOUNT, DrillCluster, drill_manifests
@@ -25,9 +25,9 @@ def start_at(value: str | None, masters: int) -> tuple[str | None, str]:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise SizingError(f"--start-at {value[:80]!r} is not an ISO 8601 time; write e.g. 2026-11-10T15:30:00Z") from None
+            raise SizingError(f"--start-at {quote(value)} is not an ISO 8601 time; write e.g. 2026-11-10T15:30:00Z") from None
         if moment.tzinfo is None:
-            raise SizingError(f"--start-at {value[:80]!r} has no time zone; write it in UTC, e.g. 2026-11-10T15:30:00Z")
+            raise SizingError(f"--start-at {quote(value)} has no time zone; write it in UTC, e.g. 2026-11-10T15:30:00Z")
         return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "--start-at"
     if masters == 1:
         return None, ""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
+from peakdrill.errors import quote
 from peakdrill.sizing.cluster_drill import DRILL_FILE, DRILL_MOUNT, EXPERIMENTS_MOUNT, PROFILE_FILE, ClusterDrill
 from peakdrill.sizing.manifests import (CONFIGMAP_LIMIT_BYTES, DNS_LABEL, LOADTESTS_MOUNT, LOCUST_PORT, MIB, NAME, REPORTS_MOUNT,
                                         REPORTS_VOLUME, Dumper, labels, loadtests_configmap, loadtests_volume, meta,
@@ -52,7 +53,7 @@ class DrillCluster:
         require([
             (bool(self.image.strip()), f"--image {self.image!r} is empty; name an image with peakdrill installed"),
             *((bool(DNS_LABEL.fullmatch(value)),
-               f"{flag} {value[:80]!r} is not a Kubernetes name; use lower-case letters, digits and '-'")
+               f"{flag} {quote(value)} is not a Kubernetes name; use lower-case letters, digits and '-'")
               for flag, value in (("--namespace", self.namespace), ("--target-namespace", self.target_namespace))),
         ])
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
 
 APPS, CORE = "apps", ""
 
@@ -81,7 +81,7 @@ def rules_for(experiments: dict[Path, dict]) -> tuple[Rule, ...]:
             function = f"{module}.{provider.get('func', '')}" if provider.get("func") else module
             if function not in KUBERNETES_API:
                 raise SizingError(
-                    f"{path}: {where}: peakdrill does not know which Kubernetes API permissions {function[:80]!r} needs, "
+                    f"{path}: {where}: peakdrill does not know which Kubernetes API permissions {quote(function)} needs, "
                     "so it cannot write a Role for it (fix: read the function's source and add its API group, resource "
                     "and verbs to KUBERNETES_API in peakdrill/sizing/rbac.py, or use a function listed there)")
             for group, resource, needed in KUBERNETES_API[function]:
