@@ -121,6 +121,15 @@ def _found(sel: Selector) -> bool:
         return False
 
 
+def _gone(pid: int, create_time: float) -> bool:
+    """Exited with every thread: a killed multi-threaded server's main thread shows as a zombie
+    while its other threads still exit, and its sockets close only with the last of them."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) <= 1 and not procs.alive(pid, create_time)
+    except FileNotFoundError:
+        return True
+
+
 # -- kill and restart ------------------------------------------------------------------------
 
 def _command(value: str) -> list[str]:
@@ -154,7 +163,7 @@ def kill_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", patte
 
     def kill() -> None:
         victim.send_signal(getattr(signals, signal))
-        if not procs.wait_until(lambda: not procs.alive(pid, create_time), EXIT_WAIT_S):
+        if not procs.wait_until(lambda: _gone(pid, create_time), EXIT_WAIT_S):
             raise ChaosError(f"pid {pid} ({sel.describe()}) still runs {EXIT_WAIT_S:g}s after {signal} (fix: signal: SIGKILL)")
 
     fault_id = f"{KILLED}:{sel.describe()}"
