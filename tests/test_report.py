@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import xml.etree.ElementTree as ET
 
 import pytest
 
-from peakdrill.errors import PeakdrillError, RunDirError
+from peakdrill.cli import main
+from peakdrill.errors import RunDirError
 from peakdrill.report import build_report, report_files, score_run_dir
-from peakdrill.report import cli as report_cli
 from oracle import assert_percentile
 from runfactory import CACHE_READ, CS, ORDER, PAY, make_run
 
 
-def run_cli(argv: list[str], capsys=None) -> tuple[int, str, str]:
-    """Run `peakdrill report ...` the way peakdrill.cli.main does (PeakdrillError -> its exit code)."""
-    parser = argparse.ArgumentParser(prog="peakdrill")
-    report_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code = int(args.handler(args) or 0)
-        err = ""
-    except PeakdrillError as exc:
-        code, err = exc.exit_code, str(exc)
-    out = capsys.readouterr().out if capsys else ""
-    return code, out, err
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run `peakdrill report ...` through the real entry point; its exit code, stdout and stderr."""
+    capsys.readouterr()  # only what this command prints
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def verdicts(score) -> dict:
