@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from loadkit import peakdrill, write_profile
+from loadkit import finish, peakdrill, start_peakdrill, write_profile
 from peakdrill.chaos import client, slo
 from peakdrill.drill.experiments import prepare
 from peakdrill.errors import ChaosError, EgressRefusedError
@@ -26,66 +22,22 @@ from peakdrill.histograms import Recorder, load_buckets
 from peakdrill.report import score_run_dir
 from peakdrill.safety import LOOPBACK_HOSTS, REFUSED_PREFIX, Allowlist, refused_name
 from runfactory import make_run
+from servers import free_port
+from targets import counting_server
 
 HERE = Path(__file__).resolve().parent
 EGRESS_LOCUSTFILE = str(HERE / "egress_locustfile.py")
 
 
-class CountingServer(ThreadingHTTPServer):
-    """An HTTP server that counts the connections it accepts; ``redirect_to`` answers /redirect with a 302."""
-
-    daemon_threads = True
-
-    def __init__(self, address: str, redirect_to: str = "", redirect_everything: bool = False) -> None:
-        self.connections = 0
-        self.redirect_to, self.redirect_everything = redirect_to, redirect_everything
-        super().__init__((address, 0), _Handler)
-
-    def verify_request(self, request, client_address) -> bool:
-        self.connections += 1
-        return True
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.server_address[0]}:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.server.redirect_to and (self.path == "/redirect" or self.server.redirect_everything):
-            self.send_response(302)
-            self.send_header("Location", self.server.redirect_to)
-        else:
-            self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *_) -> None:
-        pass
-
-
-@contextmanager
-def serving(address: str, redirect_to: str = "", redirect_everything: bool = False) -> Iterator[CountingServer]:
-    server = CountingServer(address, redirect_to, redirect_everything)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.mark.parametrize("client", ["fast", "requests"], ids=["FastHttpUser", "HttpUser"])
-def test_absolute_urls_and_redirects_to_unlisted_hosts_are_refused_and_counted(client, tmp_path):
-    with serving("127.0.0.2") as away, serving("127.0.0.3") as redirected_away, \
-            serving("127.0.0.1") as target:
+@pytest.mark.parametrize("user_class", ["fast", "requests"], ids=["FastHttpUser", "HttpUser"])
+def test_absolute_urls_and_redirects_to_unlisted_hosts_are_refused_and_counted(user_class, tmp_path):
+    with counting_server("127.0.0.2") as away, counting_server("127.0.0.3") as redirected_away, \
+            counting_server("127.0.0.1") as target:
         target.redirect_to = f"{redirected_away.url}/stolen"
         result = peakdrill("load", write_profile(tmp_path, users=2, seconds=4), "--host", target.url,
                            "--locustfile", EGRESS_LOCUSTFILE, "--workers", "1", "--reports-dir", str(tmp_path / "reports"),
                            "--no-progress",
-                           env={"PEAKDRILL_TEST_CLIENT": client, "PEAKDRILL_TEST_AWAY_URL": away.url}, timeout=120)
+                           env={"PEAKDRILL_TEST_CLIENT": user_class, "PEAKDRILL_TEST_AWAY_URL": away.url}, timeout=120)
         assert away.connections == 0 and redirected_away.connections == 0
         assert target.connections > 0  # the allowed host was loaded all along
     assert result.returncode == ExitCode.INCONCLUSIVE, result.stdout + result.stderr
@@ -106,8 +58,36 @@ def test_absolute_urls_and_redirects_to_unlisted_hosts_are_refused_and_counted(c
     assert "requests refused by the allowlist" in (run_dir / "report.md").read_text()
 
 
+def test_a_remote_worker_takes_the_masters_allowlist_over_its_own(tmp_path):
+    port, reports = str(free_port()), tmp_path / "reports"
+    profile = write_profile(tmp_path, users=2, seconds=4)
+    with counting_server("127.0.0.2") as away, counting_server("127.0.0.3") as redirected_away, \
+            counting_server("127.0.0.1") as target:
+        target.redirect_to = f"{redirected_away.url}/stolen"
+        env = {"PEAKDRILL_TEST_CLIENT": "fast", "PEAKDRILL_TEST_AWAY_URL": away.url}
+        master = start_peakdrill("load", profile, "--host", target.url, "--master", "--workers", "1",
+                                 "--master-bind-host", "127.0.0.1", "--master-port", port, "--wait-for-workers", "60",
+                                 "--locustfile", EGRESS_LOCUSTFILE, "--reports-dir", str(reports), "--no-progress", env=env)
+        # The worker's own environment would let both unlisted hosts through: the master's list must win.
+        worker = start_peakdrill("load", profile, "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                                 "--locustfile", EGRESS_LOCUSTFILE, "--reports-dir", str(tmp_path / "worker-logs"),
+                                 env={**env, "PEAKDRILL_ALLOWED_HOSTS": "127.0.0.2,127.0.0.3"})
+        try:
+            master_result = finish(master, timeout=120)
+            finish(worker, timeout=60)
+        finally:
+            for process in (master, worker):
+                if process.poll() is None:  # after a failure above: stop whichever still runs, with its Locust
+                    finish(process, timeout=0.1)
+        assert away.connections == 0 and redirected_away.connections == 0 and target.connections > 0
+    assert master_result.returncode == ExitCode.INCONCLUSIVE, master_result.stdout[-3000:] + master_result.stderr[-3000:]
+    [run_dir] = reports.iterdir()
+    refused = {name.split(REFUSED_PREFIX)[1] for (_, name) in load_buckets(run_dir) if REFUSED_PREFIX in name}
+    assert refused == {away.url.removeprefix("http://"), redirected_away.url.removeprefix("http://")}
+
+
 def test_a_chaos_call_to_an_unlisted_host_is_refused_before_connecting():
-    with serving("127.0.0.2") as away:
+    with counting_server("127.0.0.2") as away:
         with pytest.raises(EgressRefusedError) as refused:
             client.call(Allowlist(LOOPBACK_HOSTS), "GET", f"{away.url}/api/products/1")
         assert away.connections == 0
@@ -116,7 +96,7 @@ def test_a_chaos_call_to_an_unlisted_host_is_refused_before_connecting():
 
 
 def test_a_chaos_probe_is_not_led_off_the_allowlist_by_a_redirect_and_takes_the_list_as_a_value():
-    with serving("127.0.0.2") as away, serving("127.0.0.1", redirect_everything=True) as target:
+    with counting_server("127.0.0.2") as away, counting_server("127.0.0.1", redirect_everything=True) as target:
         target.redirect_to = f"{away.url}/metrics"
         with pytest.raises(EgressRefusedError):
             slo.slo_over_window(window_s=1, url=target.url, configuration={"peakdrill_allowed_hosts": []})
