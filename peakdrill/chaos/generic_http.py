@@ -2,7 +2,8 @@
 fault-injection admin endpoints and feature flags work), and a bounded burst of GETs on a URL.
 
 The toggle is recorded before its first request, so the dead-man calls the remove URL if the
-runner dies; both URLs must be on allowed hosts.
+runner dies; both URLs must be on allowed hosts, and the hosts allowed at injection are recorded
+with it, so the dead-man's request is held to the same list.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import time
 from collections import Counter
 
 from peakdrill.chaos import args, client, lifecycle
-from peakdrill.chaos.generic_target import DEFAULT_LEDGER_DIR, json_body, ledger_dir as ledger_arg, url as url_arg
+from peakdrill.chaos.generic_target import DEFAULT_LEDGER_DIR, allowlist, json_body, ledger_dir as ledger_arg, url as url_arg
 from peakdrill.errors import ChaosError, quote
+from peakdrill.safety import Allowlist
 
 __all__ = ["toggle_on", "validate_toggle_on", "toggle_off", "validate_toggle_off", "http_burst", "validate_http_burst"]
 
@@ -34,8 +36,8 @@ def validate_toggle_on(ledger_dir: str = DEFAULT_LEDGER_DIR, inject_url: str = "
     args.duration(duration)
 
 
-def _send(method: str, url: str, body: object) -> int:
-    reply = client.call(method, url, body)
+def _send(allowed: Allowlist, method: str, url: str, body: object) -> int:
+    reply = client.call(allowed, method, url, body)
     if not 200 <= reply.status < 300:
         raise ChaosError(f"{method} {url} answered {reply.status or 'nothing'}: {quote(reply.body)} "
                          f"(fix: check the URL and that the system's fault switch is enabled)")
@@ -43,15 +45,17 @@ def _send(method: str, url: str, body: object) -> int:
 
 
 def toggle_on(ledger_dir: str = DEFAULT_LEDGER_DIR, inject_url: str = "", remove_url: str = "", method: str = "POST",
-              inject_body: str = "", remove_body: str = "", duration: float = 30) -> dict:
+              inject_body: str = "", remove_body: str = "", duration: float = 30,
+              configuration: dict | None = None) -> dict:
     """Call ``inject_url`` (it must answer 2xx); ``toggle_off``, a rollback or the dead-man calls
     ``remove_url`` with the same method, ``duration`` s + grace after injection at the latest."""
     validate_toggle_on(ledger_dir, inject_url, remove_url, method, inject_body, remove_body, duration)
-    status: list[int] = []
+    allowed, status = allowlist(configuration, inject_url, remove_url), []
     lifecycle.inject(ledger_dir, fault=TOGGLED, fault_id=f"{TOGGLED}:{inject_url}", target=inject_url,
                      duration_s=float(duration), undo=call_remove_url,
-                     do=lambda: status.append(_send(method, inject_url, json_body("inject_body", inject_body))),
-                     params={"method": method, "url": remove_url, "body": json_body("remove_body", remove_body)})
+                     do=lambda: status.append(_send(allowed, method, inject_url, json_body("inject_body", inject_body))),
+                     params={"method": method, "url": remove_url, "body": json_body("remove_body", remove_body),
+                             "allowed_hosts": list(allowed.hosts)})
     return {"injected": inject_url, "status": status[0]}
 
 
@@ -69,8 +73,8 @@ def toggle_off(ledger_dir: str = DEFAULT_LEDGER_DIR, inject_url: str = "", by: s
 
 
 def call_remove_url(ledger_dir: str, params: dict) -> None:
-    url_arg("remove_url", params["url"])  # the allowlist again: the ledger is a file anyone could edit
-    _send(params["method"], params["url"], params.get("body"))
+    allowed = allowlist({"peakdrill_allowed_hosts": params["allowed_hosts"]}, params["url"])
+    _send(allowed, params["method"], params["url"], params.get("body"))
 
 
 def validate_http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests: int = 3000) -> None:
@@ -80,10 +84,12 @@ def validate_http_burst(url: str = "", users: int = 30, duration: float = 5, max
     args.whole("max_requests", max_requests, 1, MAX_REQUESTS, 3000)
 
 
-def http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests: int = 3000) -> dict:
+def http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests: int = 3000,
+               configuration: dict | None = None) -> dict:
     """``users`` clients GET ``url`` without think time for ``duration`` s, ``max_requests`` in all
     at most; nothing outlives the call. Counts answers by status (``timeout``, ``no answer``)."""
     validate_http_burst(url, users, duration, max_requests)
+    allowed = allowlist(configuration, url)
     lock, counts, stop, sent = threading.Lock(), Counter(), threading.Event(), [0]
     deadline, started = time.monotonic() + float(duration), time.monotonic()
 
@@ -93,7 +99,7 @@ def http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests
                 if sent[0] >= int(max_requests):
                     return
                 sent[0] += 1
-            reply = client.call("GET", url)
+            reply = client.call(allowed, "GET", url)
             key = str(reply.status) if reply.status else ("timeout" if reply.timed_out else "no answer")
             with lock:
                 counts[key] += 1

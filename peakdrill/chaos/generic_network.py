@@ -102,7 +102,7 @@ def _fault_id(netns: str, host: str, port: int) -> str:
 
 
 def partition_network(ledger_dir: str = DEFAULT_LEDGER_DIR, netns: str = "", host: str = "", port: int = 0,
-                      duration: float = 30) -> dict:
+                      duration: float = 30, configuration: dict | None = None) -> dict:
     """Inside namespace ``netns``, drop TCP traffic of its ``port`` (its servers' port), or all
     traffic to and from ``host``, or both (``host`` on that port), for at most ``duration`` s."""
     validate_partition_network(ledger_dir, netns, host, port, duration)
@@ -110,7 +110,7 @@ def partition_network(ledger_dir: str = DEFAULT_LEDGER_DIR, netns: str = "", hos
     ensure_capable(netns)
     addresses = _addresses(netns)
     for address in addresses + ([host] if host else []):
-        ensure_host(address, f"namespace {netns!r} (its address)" if address != host else "the host")
+        ensure_host(address, f"namespace {netns!r} (its address)" if address != host else "the host", configuration)
     fault_id = _fault_id(netns, host, port)
     rules = _rules(host, port, f"peakdrill {fault_id}"[:255])
 

@@ -108,9 +108,9 @@ def _pids_of(sel: Selector) -> set[int]:
             and conn.laddr and conn.laddr.port == sel.port and conn.laddr.ip in listening and conn.pid}
 
 
-def locate(sel: Selector) -> psutil.Process:
+def locate(sel: Selector, configuration: dict | None = None) -> psutil.Process:
     """The one live process ``sel`` names, after the allowlist check of its host."""
-    ensure_host(sel.host, "the service host")
+    ensure_host(sel.host, "the service host", configuration)
     return _one(_pids_of(sel), sel)
 
 
@@ -152,13 +152,13 @@ def validate_kill_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = 
 
 def kill_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", pattern: str = "", port: int = 0,
                  host: str = "127.0.0.1", signal: str = "SIGKILL", restart_command: str = "",
-                 cwd: str = "", duration: float = 30) -> dict:
+                 cwd: str = "", duration: float = 30, configuration: dict | None = None) -> dict:
     """Send ``signal`` to the process and wait until it is gone. With ``restart_command`` the kill
     is a recorded fault: ``restart_process`` (or the dead-man, ``duration`` s + grace after
     injection at the latest) runs the command; without, the system is expected to heal itself."""
     validate_kill_process(ledger_dir, pid_file, pattern, port, host, signal, restart_command, cwd, duration)
     sel = selector(pid_file, pattern, port, host)
-    victim = locate(sel)
+    victim = locate(sel, configuration)
     pid, create_time = victim.pid, victim.create_time()
 
     def kill() -> None:
@@ -187,12 +187,13 @@ def validate_restart_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str
 
 
 def restart_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", pattern: str = "", port: int = 0,
-                    host: str = "127.0.0.1", restart_command: str = "", cwd: str = "", by: str = "method") -> dict:
+                    host: str = "127.0.0.1", restart_command: str = "", cwd: str = "", by: str = "method",
+                    configuration: dict | None = None) -> dict:
     """Remove a recorded kill (run its restart command); with nothing recorded, run
     ``restart_command`` if the process is not running. Idempotent: a running process is left alone."""
     validate_restart_process(ledger_dir, pid_file, pattern, port, host, restart_command, cwd, by)
     sel = selector(pid_file, pattern, port, host)
-    ensure_host(sel.host, "the service host")
+    ensure_host(sel.host, "the service host", configuration)
     removed = lifecycle.remove(ledger_dir, f"{KILLED}:{sel.describe()}", by)
     started = removed is not None
     if removed is None and restart_command and not _found(sel):
@@ -225,12 +226,13 @@ def validate_freeze_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str 
 
 
 def freeze_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", pattern: str = "", port: int = 0,
-                   host: str = "127.0.0.1", duration: float = 30, children: bool = True) -> dict:
+                   host: str = "127.0.0.1", duration: float = 30, children: bool = True,
+                   configuration: dict | None = None) -> dict:
     """SIGSTOP the process (and, with ``children``, its whole tree: a server's workers) for at most
     ``duration`` s; the dead-man sends SIGCONT if nothing else did by ``duration`` + grace."""
     validate_freeze_process(ledger_dir, pid_file, pattern, port, host, duration, children)
     sel = selector(pid_file, pattern, port, host)
-    root = locate(sel)
+    root = locate(sel, configuration)
     tree = [root] + (root.children(recursive=True) if children else [])
     # Known before the injection, so a runner dying mid-way still leaves every PID to thaw on disk.
     frozen = [[proc.pid, proc.create_time()] for proc in tree]
@@ -290,16 +292,16 @@ def validate_wait_until_healthy(host: str = "127.0.0.1", port: int = 0, url: str
 
 
 def wait_until_healthy(host: str = "127.0.0.1", port: int = 0, url: str = "", pid_file: str = "",
-                       pattern: str = "", timeout: float = 30) -> dict:
+                       pattern: str = "", timeout: float = 30, configuration: dict | None = None) -> dict:
     """Wait until ``url`` answers 2xx (else ``host:port`` accepts connections), and the process of
     ``pid_file``/``pattern`` runs when one is given."""
     validate_wait_until_healthy(host, port, url, pid_file, pattern, timeout)
-    ensure_host(host, "the service host")
+    ensure_host(host, "the service host", configuration)
     sel = Selector(pid_file, pattern, 0, host) if (pid_file or pattern) else None
     started = time.monotonic()
 
     def healthy() -> bool:
-        answers = 200 <= http_status(url, timeout=2) < 300 if url else port_answers(host, port, timeout=1)
+        answers = (200 <= http_status(url, 2, configuration) < 300) if url else port_answers(host, port, 1, configuration)
         return answers and (sel is None or _found(sel))
 
     if not procs.wait_until(healthy, float(timeout), 0.2):

@@ -1,7 +1,9 @@
 """What a generic driver may act on: a system peakdrill did not start, named by variables.
 
-The same allowlist as the shop's faults (loopback, plus ``PEAKDRILL_ALLOWED_HOSTS``) decides which
-hosts a fault may reach. The fault ledger of a generic fault lives in ``<ledger_dir>/faults/``, the
+The same allowlist as the shop's faults decides which hosts a fault may reach: loopback, plus the
+drill's ``peakdrill_allowed_hosts`` configuration key or ``PEAKDRILL_ALLOWED_HOSTS`` (see
+:mod:`peakdrill.chaos.target`). The ``validate_*`` twins check the form of an argument; the
+allowlist is checked when the activity runs, with the configuration chaoslib hands it. The fault ledger of a generic fault lives in ``<ledger_dir>/faults/``, the
 directory ``peakdrill chaos recover --shop-dir`` reads; it need not hold a shop.
 """
 
@@ -12,25 +14,29 @@ import json
 from typing import Any
 
 from peakdrill.chaos import args
-from peakdrill.chaos.target import allowed_hosts
+from peakdrill.chaos.target import WHERE_TO_ALLOW, allowed_hosts
 from peakdrill.errors import ChaosError, UnsafeTargetError, quote
-from peakdrill.safety import ensure_allowed
+from peakdrill.safety import Allowlist, ensure_allowed, host_of
 
 DEFAULT_LEDGER_DIR = ".peakdrill/shop"
-WHERE_TO_ALLOW = "PEAKDRILL_ALLOWED_HOSTS (comma-separated)"
 
 
-def ensure_host(host: str, what: str) -> str:
+def ensure_host(host: str, what: str, configuration: dict | None = None) -> str:
     """Refuse a fault on ``host`` unless it is an allowed host."""
-    if host not in allowed_hosts():
+    hosts = allowed_hosts(configuration)
+    if host not in hosts:
         raise UnsafeTargetError(f"refusing a fault on {what} {quote(host)}: it is not in the allowed hosts "
-                                f"{list(allowed_hosts())} (fix: if it is yours to test, add it to {WHERE_TO_ALLOW})")
+                                f"{list(hosts)} (fix: if it is yours to test, add it to {WHERE_TO_ALLOW})")
     return host
 
 
-def ensure_url(url: str) -> str:
-    ensure_allowed(url, allowed_hosts(), WHERE_TO_ALLOW)
-    return url
+def allowlist(configuration: dict | None, *urls: str) -> Allowlist:
+    """The allowlist for requests to ``urls``, after refusing any URL whose host it does not list;
+    every connection made through it is checked again as it connects."""
+    hosts = allowed_hosts(configuration)
+    for url in urls:
+        ensure_allowed(url, hosts, WHERE_TO_ALLOW)
+    return Allowlist(hosts)
 
 
 def ledger_dir(value: Any) -> str:
@@ -69,7 +75,10 @@ def json_body(name: str, value: Any) -> Any:
 
 
 def url(name: str, value: Any) -> str:
-    """An http(s) URL on an allowed host."""
-    if not isinstance(value, str) or not value:
-        raise ChaosError(f"argument {name}={quote(value)} must be an http(s) URL (fix: e.g. {name}: http://127.0.0.1:8080/healthz)")
-    return ensure_url(value)
+    """An http(s) URL with a host (whether the host is allowed is checked when the activity runs)."""
+    try:
+        host_of(value if isinstance(value, str) else "")
+    except UnsafeTargetError as exc:
+        raise ChaosError(f"argument {name}={quote(value)} must be an http(s) URL with a host "
+                         f"(fix: e.g. {name}: http://127.0.0.1:8080/healthz)") from exc
+    return value
