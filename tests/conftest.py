@@ -50,5 +50,6 @@ def _no_fault_outlives_its_test(request: pytest.FixtureRequest):
     """Teardown runs whether the test passed or failed: remove what the ledger still lists, exactly
     as `peakdrill chaos recover` would (Redis restarted, sync thawed, stand-ins healed, ...)."""
     yield
-    if "shop" in request.fixturenames:
-        lifecycle.remove_all(request.getfixturevalue("shop").shop_dir, by="recover")
+    shop = request.node.funcargs.get("shop")  # absent when the test did not use it or it failed to start
+    if shop is not None:
+        lifecycle.remove_all(shop.shop_dir, by="recover")

@@ -15,6 +15,7 @@ import pytest
 
 from loadkit import finish, peakdrill, start_peakdrill, write_profile
 from peakdrill.chaos import client, slo
+from peakdrill.chaos.target import allowed_hosts
 from peakdrill.drill.experiments import prepare
 from peakdrill.errors import ChaosError, EgressRefusedError
 from peakdrill.exitcodes import ExitCode
@@ -148,3 +149,10 @@ def test_refused_requests_make_an_otherwise_passing_run_inconclusive(tmp_path):
     assert score.verdict == "INCONCLUSIVE" and score.exit_code == ExitCode.INCONCLUSIVE
     [reason] = [r for r in score.reasons if r.startswith("requests refused by the allowlist")]
     assert reason.startswith("requests refused by the allowlist: 8 (to 10.9.9.9:443 (1), 127.0.0.2:8800 (7))")
+
+
+def test_the_configurations_list_beats_the_environment_and_loopback_is_always_allowed(monkeypatch):
+    monkeypatch.setenv("PEAKDRILL_ALLOWED_HOSTS", "from-env.test")
+    assert allowed_hosts() == (*LOOPBACK_HOSTS, "from-env.test")  # plain `chaos run`
+    assert allowed_hosts({"peakdrill_allowed_hosts": ["shop.test"]}) == (*LOOPBACK_HOSTS, "shop.test")  # a drill
+    assert allowed_hosts({"peakdrill_allowed_hosts": []}) == LOOPBACK_HOSTS

@@ -1,8 +1,8 @@
 """Where a chaos activity may act: the shop named by its state file, after the safety check.
 
 The allowed hosts reach an activity as a value: a drill puts its list into every experiment's
-configuration under ``peakdrill_allowed_hosts`` and chaoslib hands the configuration to the
-activities that take a ``configuration`` argument. Under plain ``chaos run`` without that key,
+configuration under ``peakdrill_allowed_hosts`` and chaoslib hands the configuration to every
+activity (they all take a ``configuration`` argument). Under plain ``chaos run`` without that key,
 ``PEAKDRILL_ALLOWED_HOSTS`` (comma-separated) adds hosts; loopback is always allowed.
 """
 
@@ -35,8 +35,12 @@ def shop_state(shop_dir: str, configuration: dict | None = None) -> ShopState:
 
 
 def shop_state_if_up(shop_dir: str) -> ShopState | None:
-    """For removing a fault: a shop that is gone (no state file) took its faults with it."""
-    return shop_state(shop_dir) if state_path(shop_dir).exists() else None
+    """For removing a fault: a shop that is gone (no state file) took its faults with it.
+
+    Not checked against the allowlist: a fault is only in the ledger because its injection passed
+    the check, and its removal (by a rollback, the dead-man timer in its own process, or
+    `peakdrill chaos recover`) must never be refused for want of the list the injection had."""
+    return load_state(shop_dir) if state_path(shop_dir).exists() else None
 
 
 def target(shop_dir: str, url: str = "", configuration: dict | None = None) -> Target:

@@ -41,12 +41,12 @@ class ExperimentStep:
 
 
 def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_target_s: float,
-            shop_dir: Path | None = None, allowed_hosts: tuple[str, ...] = ()) -> ExperimentStep:
+            shop_dir: Path | None = None, allowed_hosts: tuple[str, ...] | None = None) -> ExperimentStep:
     """Load and validate an experiment with its drill variables, before any load or fault starts.
 
     ``shop_dir`` points experiments that declare a ``shop_dir`` variable at the drill's shop;
-    ``allowed_hosts`` reaches every peakdrill activity that takes a ``configuration`` (its HTTP calls
-    are checked against them).
+    ``allowed_hosts`` (the drill's) reaches every peakdrill activity through its ``configuration``:
+    the targets it acts on and every HTTP call it makes are checked against them.
     """
     try:
         experiment = load_experiment(str(path), verify_tls=True)
@@ -61,7 +61,8 @@ def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_targe
         overrides = {"shop_dir": str(shop_dir), **overrides}
     configuration = experiment.setdefault("configuration", {})
     configuration.update(overrides)
-    configuration[ALLOWED_HOSTS_KEY] = list(allowed_hosts)
+    if allowed_hosts is not None:
+        configuration[ALLOWED_HOSTS_KEY] = list(allowed_hosts)
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as exc:

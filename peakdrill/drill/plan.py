@@ -6,7 +6,6 @@ the load ends or a target host that is not allowed all stop here, before a reque
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,9 +79,6 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
     allowed = tuple(drill.target.allowed_hosts) + tuple(overrides.allow_hosts)
     target_url, shop_dir = _target(drill, drill_file, overrides)
     ensure_allowed(target_url, allowed, str(drill_file))
-    # Experiments get the list in their configuration (see prepare); faults and their dead-man timers,
-    # which outlive this process, read it from here.
-    os.environ["PEAKDRILL_ALLOWED_HOSTS"] = ",".join(allowed)
 
     duration = sum(stage.duration for stage in stages)
     steps = []
