@@ -7,6 +7,23 @@ error) without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import reprlib
+
+QUOTE_LIMIT = 80  # characters of a bad value an error message may quote
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT, raw: bool = False) -> str:
+    """``value`` for an error message: its repr (``raw``: its text), cut to ``limit`` characters.
+
+    Bounded whatever the value: a 50 MB string or a deeply nested list costs a few hundred
+    characters of work, never a repr of the whole thing."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    shortener.maxlevel, shortener.maxlist, shortener.maxdict = 2, 4, 4
+    text = str(value)[: limit + 1] if raw else shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class PeakdrillError(Exception):
     """Base of every error peakdrill raises on purpose."""
@@ -61,3 +78,17 @@ class KeepAliveError(PeakdrillError):
 
 class SizingError(PeakdrillError):
     """A calibration could not be measured, or a sizing plan cannot be made from the given figures."""
+
+
+class EgressRefusedError(UnsafeTargetError, ConnectionRefusedError):
+    """A load process or the chaos provider was about to connect to an address outside the run's
+    allowed hosts; raised before the connection is made. It is a ``ConnectionRefusedError`` so that
+    HTTP clients (Locust's, urllib's) report it as the failed request it is."""
+
+    def __init__(self, host: str, port: int, allowed: tuple[str, ...]) -> None:
+        self.host, self.port = host, port
+        endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.endpoint = endpoint
+        super().__init__(errno.ECONNREFUSED,
+                         f"peakdrill refused to connect to {endpoint}: not one of the run's allowed hosts "
+                         f"{list(allowed)}; if it is yours to test, add it with --allow-host or target.allowed_hosts")

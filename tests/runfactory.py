@@ -16,8 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from peakdrill.histograms import Bucket, Recorder
-from peakdrill.rundir.histfiles import hist_record
+from peakdrill.histograms import Recorder
+from peakdrill.rundir.histfiles import records_of
 
 CACHE_READ = "GET /api/products/[id]"
 ORDER = "POST /api/orders"
@@ -106,8 +106,8 @@ def make_run(tmp_path: Path, spec: RunSpec | None = None, **changes) -> Syntheti
                 recorder.record(second, name, latency, failed)
                 run.samples[(second, name)].append(latency)
             if (second - first) % 3 == 2:
-                lines.extend(_encoded(recorder.drain(before_second=second + 1), source))
-        lines.extend(_encoded(recorder.drain(), source))
+                lines.extend(records_of(recorder.drain(before_second=second + 1), source=source))
+        lines.extend(records_of(recorder.drain(), source=source))
         run.record_count += sum(r["count"] for r in lines)
         text = "".join(json.dumps(r) + "\n" for r in lines)
         if spec.torn_last_line and source == spec.sources[0]:
@@ -121,12 +121,6 @@ def make_run(tmp_path: Path, spec: RunSpec | None = None, **changes) -> Syntheti
     if spec.server_metrics:
         _write_server_metrics(run_dir, spec, end_t)
     return run
-
-
-def _encoded(wire: list[dict], source: str) -> list[dict]:
-    """Format-1 lines (one per load process) from a Recorder's wire records."""
-    return [hist_record(r["second"], r["name"], Bucket(dict(zip(r["index"], r["counts"])), r["failures"]), source=source)
-            for r in wire]
 
 
 def _write_run_json(run_dir: Path, spec: RunSpec, end_t: float) -> None:

@@ -1,5 +1,6 @@
 """Histograms merge exactly: any split of the same samples gives the same counts and percentiles,
-and the stored encoding is the standard HdrHistogram one (the ``hdrhistogram`` package reads it)."""
+those percentiles are the raw samples' (sorted, within HdrHistogram's quantisation), and the stored
+encoding is the standard HdrHistogram one (the ``hdrhistogram`` package reads it)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 from hdrh.histogram import HdrHistogram
 
+from oracle import assert_percentile
 from peakdrill import hdrcodec
 from peakdrill.histograms import HISTOGRAM_DIR, Bucket, Recorder, merge_buckets
-from peakdrill.rundir.histfiles import hist_record, load_buckets
+from peakdrill.rundir.histfiles import load_buckets, records_of
 
 
 def _write(tmp_path, source: str, wire: list[dict]) -> None:
-    lines = [hist_record(r["second"], r["name"], Bucket(dict(zip(r["index"], r["counts"])), r["failures"]),
-                         source=source) for r in wire]
+    lines = records_of(wire, source=source)
     (tmp_path / HISTOGRAM_DIR).mkdir(exist_ok=True)
     (tmp_path / HISTOGRAM_DIR / f"{source}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
 
@@ -25,18 +26,20 @@ def _write(tmp_path, source: str, wire: list[dict]) -> None:
 def test_split_across_sources_merges_to_the_single_process_reference(tmp_path):
     rng = random.Random(7)
     samples = [(1000 + i // 50, "GET /p", rng.lognormvariate(2.0, 0.8), rng.random() < 0.02) for i in range(5000)]
-    reference = Bucket()
+    # One histogram of every sample, built with hdrh directly (not through peakdrill's Bucket).
+    reference = HdrHistogram(1, 3_600_000_000, 3)
     workers = [Recorder(f"worker-{n}") for n in range(3)]
     for index, (second, name, latency, failed) in enumerate(samples):
-        reference.record(latency, failed)
+        reference.record_value(round(latency * 1000))
         workers[index % 3].record(second, name, latency, failed)
     for worker in workers:
         _write(tmp_path, worker.source, worker.drain())
     merged = merge_buckets(load_buckets(tmp_path).values())
-    assert merged.count == reference.count == 5000
-    assert merged.failures == reference.failures
-    for percentile in (50, 95, 99, 99.9):
-        assert merged.percentile_ms(percentile) == reference.percentile_ms(percentile)
+    assert merged.count == reference.get_total_count() == 5000
+    assert merged.failures == sum(failed for *_, failed in samples)
+    for percentile in (50, 95, 99, 99.9, 100):
+        assert merged.percentile_ms(percentile) == reference.get_value_at_percentile(percentile) / 1000
+        assert_percentile(merged.percentile_ms(percentile), [latency for _, _, latency, _ in samples], percentile)
 
 
 @pytest.mark.parametrize("seed", range(5))

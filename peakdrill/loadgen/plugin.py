@@ -26,7 +26,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from peakdrill.histograms import Recorder
-from peakdrill.loadgen import keepalive
+from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
 from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
@@ -196,6 +196,7 @@ def _add_options(parser) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_) -> None:
+    egress.install(environment)  # before any user runs: connections only to the run's allowed hosts
     options = environment.parsed_options
     run_dir = getattr(options, "peakdrill_run_dir", "") if options else ""
     runner = environment.runner

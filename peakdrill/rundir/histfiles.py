@@ -30,6 +30,12 @@ def hist_record(second: int, name: str, bucket: Bucket, **extra) -> dict:
             "hist": encode(index, counts), **extra}
 
 
+def records_of(wire: list[dict], **extra) -> list[dict]:
+    """Histogram-file lines from a ``Recorder``'s wire records (one per second and endpoint)."""
+    return [hist_record(r["second"], r["name"], Bucket(dict(zip(r["index"], r["counts"])), r["failures"]), **extra)
+            for r in wire]
+
+
 def hist_files(run_dir: Path) -> list[Path]:
     return sorted((run_dir / HISTOGRAM_DIR).glob("*.jsonl"))
 
