@@ -41,6 +41,13 @@ def index_of(micros: int) -> int:
     return ((bucket + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + sub_bucket - SUB_BUCKET_HALF_COUNT
 
 
+def indices_of(micros: np.ndarray) -> np.ndarray:
+    """:func:`index_of` for an array of whole microseconds (already clamped to 1 us..1 h)."""
+    micros = np.asarray(micros, dtype=np.int64)
+    bucket = np.floor(np.log2(micros | SUB_BUCKET_MASK)).astype(np.int64) + 1 - (SUB_BUCKET_HALF_COUNT_MAGNITUDE + 1)
+    return ((bucket + 1) << SUB_BUCKET_HALF_COUNT_MAGNITUDE) + (micros >> bucket) - SUB_BUCKET_HALF_COUNT
+
+
 def _lowest_and_width(index):
     index = np.asarray(index, dtype=np.int64)
     bucket = (index >> SUB_BUCKET_HALF_COUNT_MAGNITUDE) - 1

@@ -24,7 +24,6 @@ Seconds are wall-clock seconds; ``data.t(ts)`` turns them into run time for disp
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import json
 from collections import defaultdict
@@ -32,14 +31,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from peakdrill.errors import RunDirError
-from peakdrill.histograms import Bucket
+from peakdrill.histograms import Bucket, DenseCounts
 from peakdrill.report.capacity import Capacity, parse_capacity
 from peakdrill.report.series import HORIZON_S, Group, Series, SeriesBuilder
 from peakdrill.report.servermetrics import cache_counts
 from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, SERVER_METRICS_FILE, RunDir, RunMeta,
                               RunStatus, iter_jsonl)
-from peakdrill.rundir.histfiles import Located, batches, buckets_of, decode, iter_all, iter_by_second
+from peakdrill.rundir.histfiles import Located, batches, decode, iter_all, iter_by_second
 from peakdrill.rundir.meta import DEFAULT_RECOVERY_TARGET_S, DEFAULT_SLO, Stage, TimelineEntry
 from peakdrill.rundir.records import Event, HealthReader, HealthSample, SecondSpan, Where, parse_event, parse_scrape
 
@@ -70,9 +71,13 @@ class Window:
                 spans.append([second, second + 1])
         return cls(group, tuple((a, b) for a, b in spans))
 
-    def covers(self, second: int) -> bool:
-        at = bisect.bisect_right(self.spans, (second, float("inf"))) - 1
-        return at >= 0 and self.spans[at][0] <= second < self.spans[at][1]
+    def covers_many(self, seconds: np.ndarray) -> np.ndarray:
+        if not self.spans:
+            return np.zeros(len(seconds), dtype=bool)
+        starts = np.array([a for a, _ in self.spans], dtype=np.int64)
+        ends = np.array([b for _, b in self.spans], dtype=np.int64)
+        at = np.searchsorted(starts, seconds, side="right") - 1
+        return (at >= 0) & (seconds < ends[np.maximum(at, 0)])
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class RunData:
     scrapes: tuple[MetricsScrape, ...] = ()
     warnings: tuple[str, ...] = ()
     capacity: Capacity | None = None  # a capacity search's steps and knee (capacity.json)
+    irregular: frozenset[Path] = frozenset()  # histogram files pass 2 must read in full
 
     def t(self, ts: float) -> float:
         """Seconds since the run started."""
@@ -147,22 +153,31 @@ class RunData:
         return max(candidates)
 
     def merged(self, windows: Mapping[str, Window]) -> dict[str, Bucket]:
-        """Pass 2: one exact merged bucket per window."""
-        result = {key: Bucket() for key in windows}
-        wanted: dict[str, list[str]] = {}
-
-        def needed(located: Located) -> bool:
-            record = located[0]
-            if record.name not in wanted:
-                wanted[record.name] = [k for k, w in windows.items() if w.group.matches(record.name)]
-            return any(windows[k].covers(record.second) for k in wanted[record.name])
-
-        for batch in batches(filter(needed, iter_all(self.run_dir, self.span))):
-            for (record, _), bucket in zip(batch, buckets_of(batch)):
-                for key in wanted[record.name]:
-                    if windows[key].covers(record.second):
-                        result[key].merge(bucket)
-        return result
+        """Pass 2: one exact merged bucket per window. Only the records some window needs are decoded."""
+        keys = list(windows)
+        sums = {key: DenseCounts() for key in keys}
+        matches: dict[str, np.ndarray] = {}  # per endpoint name: which windows take it
+        groups = [windows[key].group for key in keys]
+        names = None if any(g.include is None for g in groups) else {n for g in groups for n in g.include}
+        for batch in batches(iter_all(self.run_dir, self.span, names=names, irregular=set(self.irregular))):
+            seconds = np.fromiter((record.second for record, _ in batch), np.int64, len(batch))
+            for record, _ in batch:
+                if record.name not in matches:
+                    matches[record.name] = np.array([windows[k].group.matches(record.name) for k in keys], bool)
+            takes = np.stack([matches[record.name] for record, _ in batch], axis=1) if keys else np.zeros((0, len(batch)), bool)
+            for row, key in enumerate(keys):
+                takes[row] &= windows[key].covers_many(seconds)
+            needed = np.flatnonzero(takes.any(axis=0))
+            if needed.size == 0:
+                continue
+            chosen = [batch[at] for at in needed]
+            position, index, counts = decode(chosen)
+            failures = np.fromiter((record.failures for record, _ in chosen), np.int64, len(chosen))
+            for row, key in enumerate(keys):
+                wanted = takes[row][needed]
+                if wanted.any():
+                    sums[key].add(index[wanted[position]], counts[wanted[position]], int(failures[wanted].sum()))
+        return {key: dense.bucket() for key, dense in sums.items()}
 
 
 def read_events(run_dir: Path, info: RunMeta, warnings: list[str]) -> tuple[Event, ...]:
@@ -243,7 +258,7 @@ def default_groups(info: RunMeta) -> dict[str, Group]:
 
 
 def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str],
-              stragglers: list[Located]) -> tuple[SeriesBuilder, list[Located]]:
+              stragglers: list[Located], irregular: set[Path]) -> tuple[SeriesBuilder, list[Located]]:
     """Stream the histogram records once; returns the builder and the records that came too late."""
     builder = SeriesBuilder(groups, span.first)
     skip = {(where.path, where.line) for _, where in stragglers}
@@ -258,7 +273,7 @@ def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warning
         return True
 
     try:
-        stream = itertools.chain(stragglers, filter(in_time, iter_by_second(run_dir, span, warnings)))
+        stream = itertools.chain(stragglers, filter(in_time, iter_by_second(run_dir, span, warnings, irregular)))
         for batch in batches(stream):
             position, index, counts = decode(batch)
             builder.add([(r.second, r.name, r.failures) for r, _ in batch], position, index, counts)
@@ -268,14 +283,17 @@ def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warning
     return builder, late
 
 
-def read_series(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str]) -> SeriesBuilder:
-    """Pass 1 over the histogram files (twice if some records came too late to stream)."""
+def read_series(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str],
+                irregular: set[Path] | None = None) -> SeriesBuilder:
+    """Pass 1 over the histogram files (twice if some records came too late to stream). Files whose
+    lines do not show each name as ``json.dumps`` writes it are added to ``irregular``."""
     read_warnings: list[str] = []
-    builder, late = _pass_one(run_dir, span, groups, read_warnings, [])
+    irregular = set() if irregular is None else irregular
+    builder, late = _pass_one(run_dir, span, groups, read_warnings, [], irregular)
     stragglers: list[Located] = []
     while late:  # rarely more than once: each round feeds every straggler found so far first
         stragglers += late
-        builder, late = _pass_one(run_dir, span, groups, [], stragglers)
+        builder, late = _pass_one(run_dir, span, groups, [], stragglers, irregular)
     if stragglers:
         warnings.append(f"histograms/: {len(stragglers)} records arrived more than {HORIZON_S} s out of order; "
                         f"merged into their seconds")
@@ -298,8 +316,9 @@ def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None) -> 
         warnings.append("histograms/: missing, so there is no client-side latency data")
     all_groups = default_groups(info) | dict(groups or {})
     span = SecondSpan.of_run(info.start_ts, info.planned_end_ts)
-    builder = read_series(run_dir, span, all_groups, warnings)
-    return RunData(run_dir=run_dir, info=info, events=events, span=span,
+    irregular: set[Path] = set()
+    builder = read_series(run_dir, span, all_groups, warnings, irregular)
+    return RunData(irregular=frozenset(irregular), run_dir=run_dir, info=info, events=events, span=span,
                    endpoint_series=builder.endpoint_series(), group_series=builder.group_series(),
                    endpoint_totals=builder.endpoint_totals(), groups=all_groups, health=health,
                    journals=journals, scrapes=scrapes, warnings=tuple(warnings), capacity=read_capacity(run_dir))

@@ -94,11 +94,12 @@ class _Scorer:
         merges = {"steady_cache": Window.of(group["cache_read"], steady),
                   "measured_orders": Window.of(group["order"], self.measured),
                   "measured_cs": Window.of(group["cs_first_response"], self.measured)}
+        self.fault_seconds = []
         for index, window in enumerate(self.windows):
             end = window.end_ts(self.data.last_data_ts)
-            seconds = [s for s in self.everything.seconds.tolist() if overlaps(s, window.inject_ts, end)]
-            merges[f"fault{index}_cache"] = Window.of(group["cache_read"], seconds)
-            merges[f"fault{index}_all"] = Window.of(Group(), seconds)
+            rows = [row for row, s in enumerate(self.everything.seconds.tolist()) if overlaps(s, window.inject_ts, end)]
+            self.fault_seconds.append(rows)
+            merges[f"fault{index}_cache"] = Window.of(group["cache_read"], self.everything.seconds[rows].tolist())
         return merges
 
     def excluded(self, window: FaultWindow) -> tuple[float, float]:
@@ -170,7 +171,7 @@ class _Scorer:
 
     def fault_summary(self, index: int, window: FaultWindow) -> FaultSummary:
         cache: Bucket = self.buckets[f"fault{index}_cache"]
-        everything: Bucket = self.buckets[f"fault{index}_all"]
+        rows = self.fault_seconds[index]  # counts need no histogram: the per-second series has them
         entry = timeline_entry(self.data, window.experiment)
         return FaultSummary(
             fault_id=window.fault_id, fault=window.fault, target=window.target, experiment=window.experiment,
@@ -179,7 +180,8 @@ class _Scorer:
             end_t=None if window.remove_ts is None else round(self.data.t(window.remove_ts), 2),
             removed_by=window.removed_by,
             cache_p99_during_ms=round(cache.percentile_ms(99), 2) if cache.count else None,
-            requests_during=everything.count, failures_during=everything.failures,
+            requests_during=int(self.everything.count[rows].sum()),
+            failures_during=int(self.everything.failures[rows].sum()),
             recovery=self.recoveries[id(window)].text(), recovery_target_s=recovery_target_s(self.data, window))
 
     def verdicts(self) -> list[Verdict]:

@@ -71,20 +71,26 @@ class Series:
 
 
 def _reduce(key: np.ndarray, index: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sorted by (key, index), equal pairs summed."""
+    """Sorted by (key, index), equal pairs summed. The input is mostly runs already in order (each
+    record's buckets ascend), which the stable sort (timsort) merges in O(n log runs)."""
     combined = key * COUNTS_LEN + index
     order = np.argsort(combined, kind="stable")
     combined, counts = combined[order], counts[order]
     if combined.size == 0:
         return combined, combined, counts
     starts = np.flatnonzero(np.concatenate([[True], combined[1:] != combined[:-1]]))
-    combined, counts = combined[starts], np.add.reduceat(counts, starts)
+    if starts.size < combined.size:
+        combined, counts = combined[starts], np.add.reduceat(counts, starts)
     return combined // COUNTS_LEN, combined % COUNTS_LEN, counts
 
 
-def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray):
-    """Per distinct key: (key, total, {percentile: ms}, max ms)."""
-    key, index, counts = _reduce(key, index, counts)
+def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray, grouped: bool = False):
+    """Per distinct key: (key, total, {percentile: ms}, max ms), ordered by key.
+
+    ``grouped``: each key's buckets are already contiguous, ascending and distinct (one record per
+    key, as a format-2 master writes them), so nothing needs sorting."""
+    if not grouped:
+        key, index, counts = _reduce(key, index, counts)
     if key.size == 0:
         return key, key, {p: np.empty(0) for p in SERIES_PERCENTILES}, np.empty(0)
     seg = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
@@ -98,7 +104,23 @@ def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray):
         rank = np.maximum(np.floor(min(percentile, 100.0) * total.astype(np.float64) / 100 + 0.5).astype(np.int64), 1)
         position = np.searchsorted(cumulative, before + rank, side="left")
         result[percentile] = highest_equivalent(index[position]) / 1000.0
-    return key[seg], total, result, highest_equivalent(index[seg_end - 1]) / 1000.0
+    maxima = highest_equivalent(index[seg_end - 1]) / 1000.0
+    key = key[seg]
+    if grouped:
+        order = np.argsort(key, kind="stable")
+        return key[order], total[order], {p: v[order] for p, v in result.items()}, maxima[order]
+    return key, total, result, maxima
+
+
+def _sums(key: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` per ``key``, read at the keys ``at`` (0 where absent)."""
+    unique, inverse = np.unique(key, return_inverse=True)
+    if unique.size == 0:
+        return np.zeros(len(at), dtype=np.int64)
+    sums = np.zeros(unique.size, dtype=np.int64)
+    np.add.at(sums, inverse, values)
+    where = np.minimum(np.searchsorted(unique, at), unique.size - 1)
+    return np.where(unique[where] == at, sums[where], 0)
 
 
 class _Columns:
@@ -129,14 +151,14 @@ class SeriesBuilder:
         self.base = base_second
         self.names: dict[str, int] = {}
         self._members: dict[str, list[bool]] = {g: [] for g in groups}
-        self._open: list[tuple[np.ndarray, ...]] = []  # (rel second, name id, index, count) per entry
-        self._open_records: list[tuple[int, int, int]] = []  # (rel second, name id, failures)
+        self._open: list[tuple[np.ndarray, ...]] = []  # (rel second, name id, index, count) per bucket
+        self._open_records: list[tuple[np.ndarray, ...]] = []  # (rel second, name id, failures) per record
         self._open_size = 0
         self.closed_through: int | None = None  # every second <= this is final (relative)
         self.newest = -1
         self._by_name: dict[int, _Columns] = {}
         self._by_group = {g: _Columns() for g in groups}
-        self._totals = (np.empty(0, np.int64),) * 3  # (name id, index, count), reduced
+        self._totals = np.zeros(0, dtype=np.int64)  # each endpoint's whole-run histogram, dense
         self._failures: dict[int, int] = {}
 
     def name_id(self, name: str) -> int:
@@ -157,8 +179,9 @@ class SeriesBuilder:
         """``records``: (second, name, failures) per record; the rest as from ``hdrcodec.decode_batch``."""
         rel = np.fromiter((r[0] - self.base for r in records), np.int64, len(records))
         ids = np.fromiter((self.name_id(r[1]) for r in records), np.int64, len(records))
+        failures = np.fromiter((r[2] for r in records), np.int64, len(records))
         self._open.append((rel[position], ids[position], index, counts))
-        self._open_records.extend(zip(rel.tolist(), ids.tolist(), (r[2] for r in records)))
+        self._open_records.append((rel, ids, failures))
         self._open_size += len(index) + len(records)
         self.newest = max(self.newest, int(rel.max()))
         if self._open_size > OPEN_LIMIT and self.newest - HORIZON_S > (self.closed_through or -1):
@@ -169,46 +192,47 @@ class SeriesBuilder:
         if not self._open:
             return
         rel, ids, index, counts = (np.concatenate(parts) for parts in zip(*self._open))
-        records = self._open_records
-        if last is None:
-            done, self._open, self._open_records = np.ones(rel.size, bool), [], []
-        else:
-            done = rel <= last
-            self._open = [tuple(a[~done] for a in (rel, ids, index, counts))]
-            self._open_records = [r for r in records if r[0] > last]
-            records = [r for r in records if r[0] <= last]
-        self._open_size = sum(len(part[0]) for part in self._open) + len(self._open_records)
-        self.closed_through = max(self.closed_through or -1, self.newest if last is None else last)
-        self._finish(rel[done], ids[done], index[done], counts[done], records)
+        r_rel, r_ids, r_fail = (np.concatenate(parts) for parts in zip(*self._open_records))
+        last = self.newest if last is None else last
+        done, r_done = rel <= last, r_rel <= last
+        self._open = [(rel[~done], ids[~done], index[~done], counts[~done])] if not done.all() else []
+        self._open_records = [(r_rel[~r_done], r_ids[~r_done], r_fail[~r_done])] if not r_done.all() else []
+        self._open_size = int((~done).sum() + (~r_done).sum())
+        self.closed_through = max(-1 if self.closed_through is None else self.closed_through, last)
+        self._finish(rel[done], ids[done], index[done], counts[done], r_rel[r_done], r_ids[r_done], r_fail[r_done])
 
-    def _finish(self, rel, ids, index, counts, records) -> None:
-        failures: dict[tuple[int, int], int] = {}
-        for second, name, failed in records:
-            failures[(second, name)] = failures.get((second, name), 0) + failed
-            self._failures[name] = self._failures.get(name, 0) + failed
-        keys, totals, percentiles, maxima = _stats((rel << _NAME_BITS) | ids, index, counts)
-        seconds, names = keys >> _NAME_BITS, keys & (MAX_NAMES - 1)
-        fails = np.fromiter((failures.get((s, n), 0) for s, n in zip(seconds.tolist(), names.tolist())),
-                            np.int64, len(keys))
-        for name in np.unique(names).tolist():
-            rows = names == name
-            self._by_name.setdefault(name, _Columns()).add(
-                seconds[rows] + self.base, totals[rows], fails[rows], {p: v[rows] for p, v in percentiles.items()},
-                maxima[rows])
+    def _finish(self, rel, ids, index, counts, r_rel, r_ids, r_fail) -> None:
+        record_key = (r_rel << _NAME_BITS) | r_ids
+        one_record_each = np.unique(record_key).size == record_key.size  # format 2, nothing late
+        keys, totals, percentiles, maxima = _stats((rel << _NAME_BITS) | ids, index, counts, one_record_each)
+        fails = _sums(record_key, r_fail, keys)
+        names = keys & (MAX_NAMES - 1)
+        order = np.argsort(names, kind="stable")
+        bounds = np.flatnonzero(np.diff(names[order])) + 1
+        for rows in np.split(order, bounds) if order.size else ():
+            self._by_name.setdefault(int(names[rows[0]]), _Columns()).add(
+                (keys[rows] >> _NAME_BITS) + self.base, totals[rows], fails[rows],
+                {p: v[rows] for p, v in percentiles.items()}, maxima[rows])
+        for name, failed in zip(r_ids.tolist(), r_fail.tolist()):
+            if failed:
+                self._failures[name] = self._failures.get(name, 0) + failed
+        done: dict[bytes, tuple] = {}  # groups with the same members share one computation
         for group, columns in self._by_group.items():
             member = np.array(self._members[group], dtype=bool)
             if not member.any():
                 continue
-            mask = member[ids]
-            g_keys, g_totals, g_percentiles, g_max = _stats(rel[mask], index[mask], counts[mask])
-            group_failures: dict[int, int] = {}
-            for (second, name), failed in failures.items():
-                if member[name]:
-                    group_failures[second] = group_failures.get(second, 0) + failed
-            g_fails = np.fromiter((group_failures.get(s, 0) for s in g_keys.tolist()), np.int64, len(g_keys))
-            columns.add(g_keys + self.base, g_totals, g_fails, g_percentiles, g_max)
-        self._totals = _reduce(np.concatenate([self._totals[0], ids]), np.concatenate([self._totals[1], index]),
-                               np.concatenate([self._totals[2], counts]))
+            signature = member.tobytes()
+            if signature not in done:
+                mask = member[ids]
+                g_keys, g_totals, g_percentiles, g_max = _stats(rel[mask], index[mask], counts[mask])
+                r_mask = member[r_ids]
+                done[signature] = (g_keys + self.base, g_totals, _sums(r_rel[r_mask], r_fail[r_mask], g_keys),
+                                   g_percentiles, g_max)
+            columns.add(*done[signature])
+        if len(self.names) * COUNTS_LEN > self._totals.size:  # one counter per bucket per endpoint
+            self._totals = np.concatenate([self._totals, np.zeros(len(self.names) * COUNTS_LEN - self._totals.size,
+                                                                  dtype=np.int64)])
+        np.add.at(self._totals, ids * COUNTS_LEN + index, counts)
 
     def endpoint_series(self) -> dict[str, Series]:
         return {name: self._by_name[nid].series() if nid in self._by_name else Series.empty()
@@ -218,9 +242,9 @@ class SeriesBuilder:
         return {group: columns.series() for group, columns in self._by_group.items()}
 
     def endpoint_totals(self) -> dict[str, Bucket]:
-        ids, index, counts = self._totals
         result = {}
         for name, nid in self.names.items():
-            rows = ids == nid
-            result[name] = Bucket(dict(zip(index[rows].tolist(), counts[rows].tolist())), self._failures.get(nid, 0))
+            dense = self._totals[nid * COUNTS_LEN:(nid + 1) * COUNTS_LEN]
+            index = np.flatnonzero(dense)
+            result[name] = Bucket(dict(zip(index.tolist(), dense[index].tolist())), self._failures.get(nid, 0))
         return result

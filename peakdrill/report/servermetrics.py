@@ -7,9 +7,8 @@ skipped: the server-side view is shown beside the client-side verdicts, never sc
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
-
-from prometheus_client.parser import text_string_to_metric_families
 
 if TYPE_CHECKING:
     from peakdrill.report.rundata import RunData
@@ -20,22 +19,26 @@ CACHE_METRIC = "shop_cache_op_duration_seconds"
 KEPT_SAMPLES = (f"{CACHE_METRIC}_count", f"{CACHE_METRIC}_sum")
 
 
+_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
 def cache_counts(text: str) -> dict[str, tuple[float, float]]:
-    """label set -> (count, sum) of the cache metric in one scrape."""
+    """label set -> (count, sum) of the cache metric in one scrape (Prometheus text format; only its
+    ``_count`` and ``_sum`` lines are read, so a verbatim page of format 1 costs no more than a kept one)."""
     result: dict[str, list[float]] = {}
-    try:
-        families = list(text_string_to_metric_families(text))
-    except Exception:  # noqa: BLE001 - a malformed scrape is just a gap
-        return {}
-    for family in families:
-        if family.name != CACHE_METRIC:
+    for line in text.splitlines():
+        if not line.startswith(KEPT_SAMPLES):
             continue
-        for sample in family.samples:
-            labels = "/".join(v for k, v in sorted(sample.labels.items()) if k != "le") or "all"
-            if sample.name.endswith("_count"):
-                result.setdefault(labels, [0.0, 0.0])[0] += sample.value
-            elif sample.name.endswith("_sum"):
-                result.setdefault(labels, [0.0, 0.0])[1] += sample.value
+        match = _SAMPLE.match(line)
+        if match is None or match["name"] not in KEPT_SAMPLES:
+            continue
+        try:
+            value = float(match["value"])
+        except ValueError:
+            continue  # a malformed sample is just a gap
+        labels = "/".join(v for k, v in sorted(_LABEL.findall(match["labels"] or "")) if k != "le") or "all"
+        result.setdefault(labels, [0.0, 0.0])[0 if match["name"].endswith("_count") else 1] += value
     return {k: (v[0], v[1]) for k, v in result.items()}
 
 

@@ -7,15 +7,17 @@ way: add every record with the same ``second`` and ``name``. See docs/run-direct
 
 from __future__ import annotations
 
+import functools
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+import json
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from peakdrill.hdrcodec import HistogramDecodeError, decode_batch, encode
 from peakdrill.histograms import HISTOGRAM_DIR, Bucket
-from peakdrill.rundir.jsonl import iter_jsonl
+from peakdrill.rundir.jsonl import iter_jsonl_lines
 from peakdrill.rundir.records import HistRecord, SecondSpan, Where, parse_hist
 
 Located = tuple[HistRecord, Where]
@@ -40,16 +42,33 @@ def hist_files(run_dir: Path) -> list[Path]:
     return sorted((run_dir / HISTOGRAM_DIR).glob("*.jsonl"))
 
 
-def iter_file(path: Path, span: SecondSpan, warnings: list[str] | None = None) -> Iterator[Located]:
-    for number, raw in iter_jsonl(path, warnings):
+@functools.lru_cache(maxsize=4096)
+def name_token(name: str) -> bytes:
+    """How a record's ``name`` appears in its line when written by ``json.dumps`` (every writer of ours)."""
+    return json.dumps(name).encode("ascii")
+
+
+def iter_file(path: Path, span: SecondSpan, warnings: list[str] | None = None, names: Collection[str] | None = None,
+              irregular: set[Path] | None = None) -> Iterator[Located]:
+    """The records of one file. With ``names``, only lines that contain one of them as written by
+    ``json.dumps`` are parsed (a file in which a name is written otherwise must not be read so:
+    ``irregular`` collects such files while reading them in full)."""
+    tokens = None if names is None else [name_token(n) for n in names]
+    keep = None if tokens is None else (lambda line: any(token in line for token in tokens))
+    for number, raw, line in iter_jsonl_lines(path, warnings, keep):
         where = Where(path, number)
-        yield parse_hist(raw, where, span), where
+        record = parse_hist(raw, where, span)
+        if irregular is not None and name_token(record.name) not in line:
+            irregular.add(path)
+        yield record, where
 
 
-def iter_all(run_dir: Path, span: SecondSpan, warnings: list[str] | None = None) -> Iterator[Located]:
-    """Every record, file after file (for merges that do not care about order)."""
+def iter_all(run_dir: Path, span: SecondSpan, warnings: list[str] | None = None, names: Collection[str] | None = None,
+             irregular: set[Path] | None = None) -> Iterator[Located]:
+    """Every record, file after file (for merges that do not care about order); with ``names``,
+    the records of those endpoints (the files in ``irregular`` are read in full)."""
     for path in hist_files(run_dir):
-        yield from iter_file(path, span, warnings)
+        yield from iter_file(path, span, warnings, None if irregular and path in irregular else names)
 
 
 def iter_records(run_dir: Path) -> Iterator[HistRecord]:
@@ -58,10 +77,11 @@ def iter_records(run_dir: Path) -> Iterator[HistRecord]:
         yield record
 
 
-def iter_by_second(run_dir: Path, span: SecondSpan, warnings: list[str] | None = None) -> Iterator[Located]:
+def iter_by_second(run_dir: Path, span: SecondSpan, warnings: list[str] | None = None,
+                   irregular: set[Path] | None = None) -> Iterator[Located]:
     """Every record, the files interleaved by second: each file is written nearly in time order, so
     the stream is too (a record is at most a few report intervals early or late, unless delayed)."""
-    streams = [iter_file(path, span, warnings) for path in hist_files(run_dir)]
+    streams = [iter_file(path, span, warnings, irregular=irregular) for path in hist_files(run_dir)]
     return heapq.merge(*streams, key=lambda located: located[0].second)
 
 

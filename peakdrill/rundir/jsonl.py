@@ -7,7 +7,7 @@ rest. A bad line anywhere else is a :class:`RunDirError` naming the file and the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from peakdrill.errors import RunDirError
@@ -17,9 +17,12 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def loads(text: str | bytes):
-    """json.loads without NaN/Infinity (which no writer of ours produces)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """json.loads without NaN/Infinity (which no writer of ours produces); one decoder for all lines."""
+    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 def quote(value: object) -> str:
@@ -48,6 +51,13 @@ def iter_jsonl(path: Path, warnings: list[str] | None = None) -> Iterator[tuple[
 
     A missing file yields nothing. A torn last line is skipped and noted in ``warnings``.
     """
+    for number, record, _ in iter_jsonl_lines(path, warnings):
+        yield number, record
+
+
+def iter_jsonl_lines(path: Path, warnings: list[str] | None = None,
+                     keep: Callable[[bytes], bool] | None = None) -> Iterator[tuple[int, dict, bytes]]:
+    """:func:`iter_jsonl` with each record's line as read; lines ``keep`` refuses are not parsed."""
     try:
         stream = path.open("rb")
     except FileNotFoundError:
@@ -58,8 +68,8 @@ def iter_jsonl(path: Path, warnings: list[str] | None = None) -> Iterator[tuple[
         pending: tuple[int, bytes] | None = None
         for number, line in enumerate(stream, start=1):
             if pending is not None:
-                yield pending[0], _parse(path, *pending)
-            pending = (number, line) if line.strip() else None
+                yield pending[0], _parse(path, *pending), pending[1]
+            pending = (number, line) if line.strip() and (keep is None or keep(line)) else None
         if pending is not None:
             number, line = pending
             try:
@@ -68,7 +78,7 @@ def iter_jsonl(path: Path, warnings: list[str] | None = None) -> Iterator[tuple[
                 if warnings is not None:
                     warnings.append(f"{path.name}: skipped a torn last line (the writer stopped mid-write)")
                 return
-            yield number, _check_object(path, number, record)
+            yield number, _check_object(path, number, record), line
 
 
 def _parse(path: Path, number: int, line: bytes) -> dict:
