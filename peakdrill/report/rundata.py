@@ -194,23 +194,59 @@ def iter_health(run_dir: Path, warnings: list[str] | None = None) -> Iterator[He
         yield from reader.samples(raw, Where(path, number))
 
 
-def read_health(run_dir: Path, warnings: list[str]) -> Health:
-    max_cpu: dict[str, float] = {}
-    hot: dict[str, list[int]] = defaultdict(list)
-    rates: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    requests: dict[str, int] = {}
-    for sample in iter_health(run_dir, warnings):
-        if sample.requests is not None:
-            requests[sample.source] = requests.get(sample.source, 0) + sample.requests
-        if sample.cpu_percent is None:
-            continue
-        max_cpu[sample.source] = max(max_cpu.get(sample.source, 0.0), round(sample.cpu_percent, 1))
-        if sample.cpu_percent >= SATURATED_CPU_PERCENT:
-            hot[sample.source].append(int(sample.ts))
+class _HealthFacts:
+    """What the report keeps of the load processes' health, gathered line by line."""
+
+    def __init__(self) -> None:
+        self.max_cpu: dict[str, float] = {}
+        self.hot: dict[str, list[int]] = defaultdict(list)
+        self.rates: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        self.requests: dict[str, int] = defaultdict(int)
+
+    def sample(self, sample: HealthSample) -> None:
+        if sample.requests:
+            self.requests[sample.source] += sample.requests
+        if sample.cpu_percent is not None:
+            self.cpu(sample.source, int(sample.ts), sample.cpu_percent)
         if sample.intended_rps is not None and sample.achieved_rps is not None:
-            rates[sample.source].append((sample.ts, sample.intended_rps, sample.achieved_rps))
-    return Health(max_cpu=dict(sorted(max_cpu.items())), hot_seconds={k: tuple(v) for k, v in hot.items()},
-                  rates={k: tuple(sorted(v)) for k, v in rates.items()}, requests=dict(sorted(requests.items())))
+            self.rates[sample.source].append((sample.ts, sample.intended_rps, sample.achieved_rps))
+
+    def cpu(self, source: str, second: int, cpu: float) -> None:
+        if cpu > self.max_cpu.get(source, -1.0):
+            self.max_cpu[source] = cpu
+        if cpu >= SATURATED_CPU_PERCENT:
+            self.hot[source].append(second)
+
+    def columns(self, second: int, names: list[str], columns: dict[str, list]) -> None:
+        """A format-2 line: one value per load process in each column (no object per value)."""
+        for name, cpu in zip(names, columns.get("cpu_percent", ())):
+            if cpu is not None:
+                self.cpu(name, second, cpu)
+        for name, count in zip(names, columns.get("requests", ())):
+            if count:
+                self.requests[name] += count
+        for name, intended, achieved in zip(names, columns.get("intended_rps", ()), columns.get("achieved_rps", ())):
+            if intended is not None and achieved is not None:
+                self.rates[name].append((second + 0.5, float(intended), float(achieved)))
+
+    def health(self) -> Health:
+        return Health(max_cpu={k: round(float(v), 1) for k, v in sorted(self.max_cpu.items())},
+                      hot_seconds={k: tuple(v) for k, v in self.hot.items()},
+                      rates={k: tuple(sorted(v)) for k, v in self.rates.items()},
+                      requests=dict(sorted(self.requests.items())))
+
+
+def read_health(run_dir: Path, warnings: list[str]) -> Health:
+    path = run_dir / GENERATOR_FILE
+    reader, facts = HealthReader(), _HealthFacts()
+    for number, raw in iter_jsonl(path, warnings):
+        where = Where(path, number)
+        if "second" in raw:
+            facts.columns(*reader.table.columns(raw, where))
+        else:
+            for sample in reader.samples(raw, where):
+                facts.sample(sample)
+    return facts.health()
 
 
 def read_journal(path: Path, warnings: list[str]) -> Journal | None:

@@ -143,7 +143,8 @@ class HealthTable:
     def __init__(self) -> None:
         self._names: dict[str, list[str]] = {}
 
-    def parse(self, record: dict, where: Where) -> list[HealthSample]:
+    def columns(self, record: dict, where: Where) -> tuple[int, list[str], dict[str, list]]:
+        """(second, names in force, the checked columns present on this line)."""
         second = whole(record, "second", where, maximum=2**40)
         master = text(record, "master", where, "")
         if "names" in record:
@@ -154,32 +155,51 @@ class HealthTable:
         names = self._names.get(master)
         if names is None:
             raise where.error(f"the first line of master {master!r} has no 'names'")
-        columns = {}
-        for key in _COLUMNS:
-            column = record.get(key)
-            if column is None:
-                continue
-            if not isinstance(column, list) or len(column) != len(names):
-                raise where.error(f"'{key}' must be a list of {len(names)} values (one per name)", column)
-            columns[key] = column
-        samples = []
-        for position, name in enumerate(names):
-            values = {key: column[position] for key, column in columns.items()}
-            if values.get("cpu_percent") is None and not values.get("requests"):
-                continue
-            samples.append(parse_health_v1(dict(values, ts=second + 0.5, source=name), where))
-        return samples
+        columns = {key: _column(record, key, len(names), where) for key in _COLUMNS}
+        return second, names, {key: column for key, column in columns.items() if column is not None}
+
+    def parse(self, record: dict, where: Where) -> list[HealthSample]:
+        second, names, columns = self.columns(record, where)
+        none = [None] * len(names)
+        cpu, users, rps, intended, achieved, requests = (columns.get(key, none) for key in _COLUMNS)
+        ts = second + 0.5
+        return [HealthSample(ts, name, None if cpu[i] is None else float(cpu[i]), users[i],
+                             None if rps[i] is None else float(rps[i]),
+                             None if intended[i] is None else float(intended[i]),
+                             None if achieved[i] is None else float(achieved[i]), requests[i])
+                for i, name in enumerate(names) if cpu[i] is not None or requests[i]]
+
+
+_WHOLE_COLUMNS = {"users", "requests"}
+
+
+def _column(record: dict, key: str, length: int, where: Where) -> list | None:
+    """A format-2 column, every value checked: null or a number >= 0 (whole for counts)."""
+    column = record.get(key)
+    if column is None:
+        return None
+    if not isinstance(column, list) or len(column) != length:
+        raise where.error(f"'{key}' must be a list of {length} values (one per name)", column)
+    whole_only = key in _WHOLE_COLUMNS
+    for value in column:
+        kind = type(value)
+        if value is None or (kind is int and 0 <= value <= MAX_COUNT) or \
+                (kind is float and not whole_only and 0 <= value < math.inf):
+            continue
+        raise where.error(f"'{key}' values must be " + ("whole numbers >= 0" if whole_only else "numbers >= 0")
+                          + " or null", value)
+    return column
 
 
 class HealthReader:
     """Health samples out of ``generator.jsonl`` lines of either format, one line at a time."""
 
     def __init__(self) -> None:
-        self._table = HealthTable()
+        self.table = HealthTable()
 
     def samples(self, record: dict, where: Where) -> list[HealthSample]:
         if "second" in record:  # format 2: one line per master per second
-            return self._table.parse(record, where)
+            return self.table.parse(record, where)
         return [parse_health_v1(record, where)]
 
 
