@@ -14,6 +14,7 @@ from peakdrill.report.junit import render_junit
 from peakdrill.report.markdown import render_markdown
 from peakdrill.report.rundata import load_run
 from peakdrill.report.score import Score, score_run
+from peakdrill.slo.model import RuleSet
 
 
 def _write(path: Path, text: str) -> None:
@@ -26,9 +27,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
-                 template: Path | str | None = None) -> Score:
+                 template: Path | str | None = None, rules: RuleSet | None = None) -> Score:
     data = load_run(run_dir)
-    score = score_run(data)
+    score = score_run(data, rules)
     out = Path(output_dir) if output_dir is not None else data.run_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
