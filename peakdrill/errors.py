@@ -7,6 +7,22 @@ error) without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import reprlib
+
+QUOTE_LIMIT = 80  # characters of a bad value an error message may quote
+
+
+def quote(value: object, limit: int = QUOTE_LIMIT, raw: bool = False) -> str:
+    """``value`` for an error message: its repr (``raw``: its text), cut to ``limit`` characters.
+
+    Bounded whatever the value: a 50 MB string or a deeply nested list costs a few hundred
+    characters of work, never a repr of the whole thing."""
+    shortener = reprlib.Repr()
+    shortener.maxstring = shortener.maxother = limit
+    shortener.maxlevel, shortener.maxlist, shortener.maxdict = 2, 4, 4
+    text = str(value)[: limit + 1] if raw else shortener.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class PeakdrillError(Exception):
     """Base of every error peakdrill raises on purpose."""

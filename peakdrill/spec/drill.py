@@ -7,13 +7,14 @@ from pathlib import Path
 
 from typing import Any
 
-from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.safety import LOOPBACK_HOSTS
 from peakdrill.slo.model import Rule, RuleSet
 from peakdrill.slo.parse import parse_section, rule_from_dict
 from peakdrill.slo.presets import REFERENCE_SHOP, reference_shop
+from peakdrill.spec.limits import MAX_LOCAL_WORKERS, MAX_SCALE
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import Duration, Spec, load_spec
 
@@ -25,7 +26,7 @@ def _relative_to_spec(value: str, info: ValidationInfo) -> str:
     if not path.is_absolute() and base is not None:
         path = Path(base) / path
     if not path.is_file():
-        raise ValueError(f"file {value!r} does not exist (looked at {path})")
+        raise ValueError(f"file {quote(value)} does not exist or is not a file (looked at {quote(str(path))})")
     return os.path.normpath(path)
 
 
@@ -44,8 +45,8 @@ class Target(Spec):
 
 class Load(Spec):
     profile: str
-    scale: float = Field(default=1.0, gt=0)
-    workers: PositiveInt = 1
+    scale: float = Field(default=1.0, gt=0, le=MAX_SCALE)
+    workers: int = Field(default=1, gt=0, le=MAX_LOCAL_WORKERS)
     locustfile: str = Field(default="../loadtests/locustfile.py", validate_default=True)
 
     _paths = field_validator("profile", "locustfile")(_relative_to_spec)

@@ -6,14 +6,16 @@ field path and the fix, so a user never sees a traceback for a typo.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, TypeVar
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
+from peakdrill.spec.limits import MAX_DURATION_S
+from peakdrill.spec.safeyaml import load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -21,19 +23,23 @@ _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"1m30s"`` or ``"2h"``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
+    """Seconds from ``90``, ``"90s"``, ``"1m30s"`` or ``"2h"``; at most :data:`MAX_DURATION_S`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = float(value) if abs(value) <= MAX_DURATION_S else math.inf  # float(10**400) overflows
     else:
-        match = _DURATION.match(str(value))
+        match = _DURATION.match(value)
         if not match or not any(match.groups()):
-            raise ValueError(f"{value!r} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
+            raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
         hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
+    if math.isnan(seconds):
+        raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
     if seconds < 0:
-        raise ValueError(f"{value!r} is negative; durations are >= 0")
+        raise ValueError(f"{quote(value)} is negative; durations are >= 0")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{quote(value)} is longer than {MAX_DURATION_S / 86_400:g} days; durations are at most that")
     return seconds
 
 
@@ -43,45 +49,72 @@ Duration = Annotated[float, BeforeValidator(parse_duration)]
 class Spec(BaseModel):
     """Base of spec models: immutable, and unknown keys are errors (they are usually typos)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinities are refused everywhere: no duration, rate or count of a spec means them.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 def read_yaml(path: Path) -> dict:
+    return load_yaml(path, what="spec file")
+
+
+# Pydantic error type -> the fix to print; ``{...}`` are filled from the error's context.
+_FIXES = {
+    "missing": "add it",
+    "finite_number": "write a finite number",
+    "greater_than": "write a number above {gt}",
+    "greater_than_equal": "write a number of at least {ge}",
+    "less_than": "write a number below {lt}",
+    "less_than_equal": "write a number of at most {le}",
+    "int_parsing": "write a whole number",
+    "int_from_float": "write a whole number",
+    "int_type": "write a whole number",
+    "float_parsing": "write a number",
+    "float_type": "write a number",
+    "bool_parsing": "write true or false",
+    "bool_type": "write true or false",
+    "string_type": "write text (quote it if YAML reads it as something else)",
+    "dict_type": "write a mapping (key: value lines)",
+    "list_type": "write a list (- item lines)",
+    "tuple_type": "write a list",
+    "model_type": "write a mapping (key: value lines)",
+    "model_attributes_type": "write a mapping (key: value lines)",
+    "string_too_short": "write at least {min_length} character(s)",
+    "too_short": "give at least {min_length} item(s)",
+    "string_pattern_mismatch": "use only the characters {pattern}",
+    "literal_error": "write one of {expected}",
+}
+
+
+def _fix(error: dict) -> str:
+    template = _FIXES.get(error["type"])
+    if template is None:
+        return "see docs/ for the field's format"
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise SpecError(str(path), "", "file not found", "check the path; it is resolved from the current directory") from exc
-    except OSError as exc:
-        raise SpecError(str(path), "", f"cannot read it ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(str(path), where, f"not valid YAML: {getattr(exc, 'problem', exc)}", "fix the YAML syntax there") from exc
-    if not isinstance(data, dict):
-        raise SpecError(str(path), "", f"expected a mapping at the top level, found {type(data).__name__}", "start the file with `name: ...`")
-    return data
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError, ValueError):
+        return template
 
 
 def validate(model: type[Model], data: dict, path: Path) -> Model:
     try:
         return model.model_validate(data, context={"base_dir": path.parent})
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors(include_url=False)
+        first = errors[0]
         field = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        problem = first["msg"]
         if first["type"] == "extra_forbidden":
-            problem = f"unknown field {first['loc'][-1]!r}"
-            fix = "remove it or check its spelling"
+            problem, fix = f"unknown field {quote(first['loc'][-1], 40)}", "remove it or check its spelling"
         elif first["type"] == "missing":
-            problem = "required field is missing"
-            fix = "add it"
+            problem, fix = "required field is missing", "add it"
         else:
-            fix = f"got {first.get('input')!r}"
-        more = len(exc.errors()) - 1
+            problem = quote(first["msg"].removeprefix("Value error, "), 160, raw=True)
+            fix = ""  # a value_error's message (from peakdrill's validators) quotes the value and says the fix
+            if first["type"] != "value_error":
+                problem += f" (found {quote(first.get('input'))})"
+                fix = _fix(first)
+        more = len(errors) - 1
         if more:
-            fix += f"; {more} more problem(s) after this one"
+            fix += ("; " if fix else "") + f"{more} more problem(s) after this one"
         raise SpecError(str(path), field, problem, fix) from exc
 
 

@@ -10,17 +10,21 @@ second) to every stage: the users become a pool that serves that rate instead of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from peakdrill.errors import SpecError
+from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.loader import Duration, Spec, load_spec, validate
 
 USER_CLASSES = ("order", "customer_service")
 # The contact mix of the peak model (DESIGN.md).
 INTENTS = {"order_issue": 30, "logistics": 15, "after_sales": 5, "payment_dispute": 5, "pre_sales": 45}
 CHANNELS = {"chat": 60, "phone": 25, "social": 10, "app": 4, "store": 1}
+Share = Annotated[float, Field(ge=0, le=1e9)]  # a weight; bounded so that a sum of them stays finite
+MAX_ORDERS_PER_DAY = 1e12
+MAX_GROWTH = 1_000.0
 
 
 def _shares(value: dict[str, float], known: dict[str, float], what: str) -> dict[str, float]:
@@ -35,11 +39,11 @@ def _shares(value: dict[str, float], known: dict[str, float], what: str) -> dict
 class Stage(Spec):
     name: str = Field(min_length=1)
     duration: Duration = Field(gt=0)
-    users: PositiveInt
-    spawn_rate: PositiveFloat | None = None
+    users: int = Field(gt=0, le=MAX_USERS)
+    spawn_rate: float | None = Field(default=None, gt=0, le=MAX_RATE)
     measured: bool = True
     # Requests per second to start, whatever the users' pace (open model only).
-    arrival_rate: NonNegativeFloat | None = None
+    arrival_rate: float | None = Field(default=None, ge=0, le=MAX_RATE)
 
 
 class ThinkTime(Spec):
@@ -60,8 +64,8 @@ class ThinkTime(Spec):
 class CsMix(Spec):
     """Shares (any positive numbers; they are weights) of contact intents and channels."""
 
-    intents: dict[str, NonNegativeFloat] = Field(default_factory=lambda: dict(INTENTS))
-    channels: dict[str, NonNegativeFloat] = Field(default_factory=lambda: dict(CHANNELS))
+    intents: dict[str, Share] = Field(default_factory=lambda: dict(INTENTS))
+    channels: dict[str, Share] = Field(default_factory=lambda: dict(CHANNELS))
 
     @field_validator("intents")
     @classmethod
@@ -80,9 +84,9 @@ SECONDS_PER_DAY = 86_400
 class Forecast(Spec):
     """The peak the profile stands for, in orders per day (DESIGN.md: 150k forecast, 100k today)."""
 
-    peak_orders_per_day: PositiveFloat
-    capacity_orders_per_day: PositiveFloat | None = None
-    growth: PositiveFloat = 1.0
+    peak_orders_per_day: float = Field(gt=0, le=MAX_ORDERS_PER_DAY)
+    capacity_orders_per_day: float | None = Field(default=None, gt=0, le=MAX_ORDERS_PER_DAY)
+    growth: float = Field(default=1.0, gt=0, le=MAX_GROWTH)
     headroom_target: float = Field(default=0.30, ge=0, le=10)
     # Orders do not arrive evenly over a sales day: the busiest minute runs at this multiple of
     # the day's average rate. Capacity is judged against that minute, not against the average.
@@ -104,11 +108,11 @@ class Replay(Spec):
 
     source: str
     unit: Literal["requests", "orders"] = "requests"
-    growth: PositiveFloat = 1.0
+    growth: float = Field(default=1.0, gt=0, le=MAX_GROWTH)
     bucket: Duration = Field(default=60.0, gt=0)
-    counted: int = Field(ge=0)
+    counted: int = Field(ge=0, le=2**63 - 1)
     # Share of each endpoint ("GET /api/products/[id]") in the replayed requests.
-    endpoint_mix: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+    endpoint_mix: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict)
 
     @field_validator("endpoint_mix")
     @classmethod
@@ -122,8 +126,8 @@ class Profile(Spec):
     name: str = Field(min_length=1)
     description: str = ""
     model: Literal["closed", "open"] = "closed"
-    peak_concurrent_users: PositiveInt | None = None
-    user_mix: dict[str, PositiveInt] = Field(default_factory=lambda: {"order": 7, "customer_service": 3})
+    peak_concurrent_users: int | None = Field(default=None, gt=0, le=MAX_USERS)
+    user_mix: dict[str, Annotated[int, Field(gt=0, le=1_000_000)]] = Field(default_factory=lambda: {"order": 7, "customer_service": 3})
     think_time: ThinkTime = ThinkTime()
     cs_mix: CsMix = CsMix()
     forecast: Forecast | None = None
