@@ -8,7 +8,7 @@ from locust import HttpUser, constant_pacing, task
 
 
 class Shopper(HttpUser):
-    wait_time = constant_pacing(0.1)
+    wait_time = constant_pacing(1.0)
 
     @task(3)
     def item(self) -> None:

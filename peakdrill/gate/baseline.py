@@ -12,7 +12,7 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
-from peakdrill.errors import RunDirError, SpecError
+from peakdrill.errors import RunDirError, SpecError, quote
 from peakdrill.histograms import Bucket
 from peakdrill.report.rules import RuleJudge, run_rules
 from peakdrill.report.rundata import RunData
@@ -110,7 +110,7 @@ def load(path: Path) -> Summary:
     except (OSError, json.JSONDecodeError) as exc:
         raise SpecError(str(path), "", f"not a readable baseline ({exc})", "save it again with `peakdrill baseline save`") from exc
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise SpecError(str(path), "format", f"expected format {FORMAT}, got {str(raw.get('format') if isinstance(raw, dict) else raw)[:40]!r}",
+        raise SpecError(str(path), "format", f"expected format {FORMAT}, got {quote(raw.get('format') if isinstance(raw, dict) else raw)}",
                         "save it again with this peakdrill's `peakdrill baseline save`")
     try:
         endpoints = {name: EndpointSummary(

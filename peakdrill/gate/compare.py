@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.gate.baseline import EndpointSummary, Summary
 from peakdrill.gate.stats import p_greater, p_proportion_greater
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS
@@ -74,8 +74,8 @@ def check_comparable(baseline: Summary, now: Summary, allow_different_profile: b
     notes = []
     if baseline.profile != now.profile:
         if not allow_different_profile:
-            raise SpecError(baseline_file, "profile", f"the baseline ran profile {baseline.profile[:40]!r}, this run "
-                            f"{now.profile[:40]!r}", "run the baseline's profile, or pass --allow-different-profile")
+            raise SpecError(baseline_file, "profile", f"the baseline ran profile {quote(baseline.profile)}, this run "
+                            f"{quote(now.profile)}", "run the baseline's profile, or pass --allow-different-profile")
         notes.append(f"profiles differ ({baseline.profile} vs {now.profile}): throughput is not compared")
     if baseline.scale != now.scale:
         if not allow_different_scale:

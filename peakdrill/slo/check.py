@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.slo.model import RuleSet
 from peakdrill.slo.select import EVERYTHING, GROUP_PREFIX, select
 
@@ -21,14 +21,14 @@ def check_rules(ruleset: RuleSet, source: str, groups: Mapping[str, Iterable[str
             if selector.startswith(GROUP_PREFIX):
                 group = selector[len(GROUP_PREFIX):]
                 if group not in groups:
-                    raise SpecError(source, where, f"unknown group {group[:40]!r}",
+                    raise SpecError(source, where, f"unknown group {quote(group)}",
                                     f"the groups are {', '.join(sorted(groups)) or 'none'}; define it under groups:")
             elif selector != EVERYTHING and ("*" in selector or "?" in selector) and known is not None:
                 if not select([selector], known, groups):
-                    raise SpecError(source, where, f"{selector[:60]!r} matches nothing in the endpoint map",
+                    raise SpecError(source, where, f"{quote(selector)} matches nothing in the endpoint map",
                                     f"its request names are {', '.join(sorted(known))[:200]}")
         if stages is not None and rule.window.startswith("stage:"):
             stage_names = list(stages)
             if rule.window[len("stage:"):] not in stage_names:
-                raise SpecError(source, where, f"window {rule.window[:40]!r}: the profile has no such stage",
+                raise SpecError(source, where, f"window {quote(rule.window)}: the profile has no such stage",
                                 f"its stages are {', '.join(stage_names)}")

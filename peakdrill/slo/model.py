@@ -8,6 +8,8 @@ the unit the user wrote, which is the unit the report shows.
 
 from __future__ import annotations
 
+from peakdrill.errors import quote
+
 import re
 from dataclasses import dataclass
 
@@ -49,7 +51,7 @@ def parse_metric(text: str) -> Metric:
     match = _PERCENTILE.match(name)
     if match and 0 < float(match.group(1)) < 100:
         return Metric(LATENCY, float(match.group(1)))
-    raise ValueError(f"unknown metric {str(text)[:40]!r}; use p50..p99.99 (e.g. p95, p99.9), max, "
+    raise ValueError(f"unknown metric {quote(text)}; use p50..p99.99 (e.g. p95, p99.9), max, "
                      f"error_ratio, success_ratio or rps")
 
 
@@ -80,20 +82,20 @@ class Bound:
 def parse_bound(text: str, metric: Metric) -> Bound:
     match = _BOUND.match(str(text))
     if not match:
-        raise ValueError(f"bound {str(text)[:40]!r} is not 'OP NUMBER UNIT'; write e.g. '< 50ms', '>= 98%' "
+        raise ValueError(f"bound {quote(text)} is not 'OP NUMBER UNIT'; write e.g. '< 50ms', '>= 98%' "
                          f"or '>= 100/s'")
     op, number, unit = match.group(1), float(match.group(2)), match.group(3).lower()
     if unit not in UNITS:
-        raise ValueError(f"unknown unit {unit!r} in {str(text)[:40]!r}; use ms, s or us for latency, % for ratios, "
+        raise ValueError(f"unknown unit {unit!r} in {quote(text)}; use ms, s or us for latency, % for ratios, "
                          f"/s for rps")
     kind, factor = UNITS[unit]
     wanted = "ratio" if metric.kind in (ERROR_RATIO, SUCCESS_RATIO) else metric.kind
     if kind != wanted:
         examples = {LATENCY: "'< 50ms' or '<= 2s'", "ratio": "'< 1%' or '<= 0.01'", RPS: "'>= 100/s'"}
-        raise ValueError(f"bound {str(text)[:40]!r} has the wrong unit for {metric.text}: it needs "
+        raise ValueError(f"bound {quote(text)} has the wrong unit for {metric.text}: it needs "
                          f"{ {LATENCY: 'a time', 'ratio': 'a ratio', RPS: 'a rate'}[wanted] }, e.g. {examples[wanted]}")
     if kind == "ratio" and number * factor > 1:
-        raise ValueError(f"bound {str(text)[:40]!r} is above 100%")
+        raise ValueError(f"bound {quote(text)} is above 100%")
     return Bound(op, number * factor, unit)
 
 
@@ -101,7 +103,7 @@ def check_window(text: str) -> str:
     window = str(text).strip()
     if window in WINDOWS or any(window.startswith(p) and len(window) > len(p) for p in WINDOW_PREFIXES):
         return window
-    raise ValueError(f"unknown window {window[:40]!r}; use steady, whole, recovery, stage:<stage name> or "
+    raise ValueError(f"unknown window {quote(window)}; use steady, whole, recovery, stage:<stage name> or "
                      f"during:<fault or experiment>")
 
 

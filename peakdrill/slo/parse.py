@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.slo.model import (DEFAULT_SUSTAINED_S, Rule, RuleSet, check_window, parse_bound,
                                  parse_metric)
 from peakdrill.slo.presets import PRESETS, preset
@@ -34,7 +34,7 @@ def _label(index: int, raw: object) -> str:
 def rule_from_dict(raw: object, source: str, where: str) -> Rule:
     """One rule; ``where`` (e.g. ``rules[2] (checkout p99)``) locates it in ``source`` for errors."""
     if not isinstance(raw, dict):
-        raise SpecError(source, where, f"a rule is a mapping, got {str(raw)[:60]!r}",
+        raise SpecError(source, where, f"a rule is a mapping, got {quote(raw)}",
                         "write e.g. {requests: 'GET /item', metric: p99, bound: '< 50ms'}")
     unknown = sorted(set(raw) - RULE_FIELDS)
     if unknown:
@@ -54,7 +54,7 @@ def rule_from_dict(raw: object, source: str, where: str) -> Rule:
     except ValueError as exc:
         raise SpecError(source, where, str(exc)) from exc
     if not isinstance(raw.get("abort", False), bool):
-        raise SpecError(source, where, f"abort must be true or false, got {str(raw['abort'])[:20]!r}")
+        raise SpecError(source, where, f"abort must be true or false, got {quote(raw['abort'])}")
     title = str(raw.get("name") or f"{', '.join(requests)} {metric.text} {bound.text}")
     return Rule(id=str(raw.get("id") or _slug(title)), title=title, requests=requests, metric=metric, bound=bound,
                 window=window, abort=bool(raw.get("abort", False)), sustained_s=sustained)
@@ -82,7 +82,7 @@ def parse_section(raw: object, source: str) -> RuleSet:
     if isinstance(raw, list):
         raw = {"rules": raw}
     if not isinstance(raw, dict):
-        raise SpecError(source, "slo", f"expected a preset name, a list of rules or a mapping, got {str(raw)[:60]!r}",
+        raise SpecError(source, "slo", f"expected a preset name, a list of rules or a mapping, got {quote(raw)}",
                         "see docs/slo.md")
     unknown = sorted(set(raw) - SECTION_FIELDS)
     if unknown:
@@ -91,7 +91,7 @@ def parse_section(raw: object, source: str) -> RuleSet:
     if raw.get("preset") is not None:
         name = str(raw["preset"])
         if name not in PRESETS:
-            raise SpecError(source, "preset", f"unknown preset {name[:40]!r}", f"the presets are {', '.join(PRESETS)}")
+            raise SpecError(source, "preset", f"unknown preset {quote(name)}", f"the presets are {', '.join(PRESETS)}")
         base = preset(name)
     rules = raw.get("rules") or []
     if not isinstance(rules, list):
