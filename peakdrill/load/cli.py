@@ -29,6 +29,10 @@ examples:
   peakdrill load loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --workers 2
   peakdrill load loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --scale 0.5 --no-report
 
+  # your own system and locustfile, judged by rules (docs/slo.md)
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
+      --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
+
   # across machines: the master (records and reports) and two machines of 4 workers each
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
       --master --workers 8 --master-bind-host 0.0.0.0 --master-port 5557
