@@ -2,10 +2,11 @@
 
 A metric regresses only when two things agree: the change over the whole judged window is past
 the tolerance (p95/p99 more than 10% AND 2 ms worse, error ratio up more than 0.5 points, throughput
-down more than 5%), and the run's per-second samples are worse than the baseline's by a rank test
-(error ratio: a two-proportion test) at ``alpha``. The tolerance keeps small real changes from
-failing a build; the test keeps noise from doing so. Too few per-second samples to tell is
-INCONCLUSIVE, never a pass by default.
+down more than 5%), and the run's per-second samples are worse than the baseline's *by more than
+that tolerance*: a one-sided rank test (Mann-Whitney) of the run's samples, shifted back by the
+tolerance, against the baseline's, at ``alpha`` (error ratio: a two-proportion test). So a few slow
+seconds, or a whole run a few percent slower because the machine was busy, do not fail a build,
+and a real shift past the tolerance does. Too few per-second samples to tell is INCONCLUSIVE.
 """
 
 from __future__ import annotations
@@ -92,24 +93,26 @@ def _latency(name: str, percentile: float, base: EndpointSummary, now: EndpointS
     b, n = round(base.percentile_ms(percentile), 3), round(now.percentile_ms(percentile), 3)
     limit = max(b * tol.latency_pct / 100, tol.latency_ms)
     pick = (lambda s: s.p95_ms) if percentile == 95 else (lambda s: s.p99_ms)
-    return _judge(name, metric, b, n, "ms", n - b > limit, [pick(s) for s in now.per_second],
+    return _judge(name, metric, b, n, "ms", n - b > limit, limit, [pick(s) for s in now.per_second],
                   [pick(s) for s in base.per_second], tol,
                   f"worse by more than {tol.latency_pct:g}% and {tol.latency_ms:g} ms")
 
 
-def _judge(name: str, metric: str, b: float, n: float, unit: str, beyond: bool, worse: list[float],
+def _judge(name: str, metric: str, b: float, n: float, unit: str, beyond: bool, shift: float, worse: list[float],
            better: list[float], tol: Tolerances, what: str) -> Case:
-    """``beyond``: the whole-window change is past the tolerance; ``worse`` should exceed ``better``."""
+    """``beyond``: the whole-window change is past the tolerance; a regression makes the samples
+    ``worse`` exceed ``better`` by more than ``shift`` (the tolerance in the samples' unit)."""
     if not beyond:
         return Case(name, metric, PASS, b, n, unit, None, f"within tolerance (fails when {what})")
     if min(len(worse), len(better)) < tol.min_seconds:
         return Case(name, metric, INCONCLUSIVE, b, n, unit, None,
                     f"{what}, but only {min(len(worse), len(better))} per-second samples (need {tol.min_seconds}) to "
                     f"tell it from noise; run longer")
-    p = p_greater(worse, better)
+    p = p_greater([value - shift for value in worse], better)
     if p >= tol.alpha:
-        return Case(name, metric, PASS, b, n, unit, p, f"{what}, but within noise (rank test p={p:.3g} >= {tol.alpha:g})")
-    return Case(name, metric, FAIL, b, n, unit, p, f"{what} (rank test over per-second samples p={p:.3g})")
+        return Case(name, metric, PASS, b, n, unit, p, f"{what}, but within noise (rank test of a shift past it p={p:.3g} >= {tol.alpha:g})")
+    return Case(name, metric, FAIL, b, n, unit, p, f"{what} (rank test of per-second samples shifted past it "
+                                                    f"p={p:.3g})")
 
 
 def compare(baseline: Summary, now: Summary, tol: Tolerances, throughput: bool = True) -> list[Case]:
@@ -133,7 +136,7 @@ def compare(baseline: Summary, now: Summary, tol: Tolerances, throughput: bool =
         if throughput:
             b, n = round(base.rps, 3), round(current.rps, 3)
             cases.append(_judge(name, "rps", b, n, "/s", n < b * (1 - tol.throughput_pct / 100),
-                                [-s.count for s in current.per_second], [-s.count for s in base.per_second], tol,
+                                b * tol.throughput_pct / 100, [-s.count for s in current.per_second], [-s.count for s in base.per_second], tol,
                                 f"down by more than {tol.throughput_pct:g}% at the same offered load"))
     return cases
 
