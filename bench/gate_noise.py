@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -54,7 +55,12 @@ def gate(run_dir: Path, baseline: Path) -> dict:
     return json.loads((run_dir / "score.json").read_text())["gate"]
 
 
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(143)  # unwinds through knob_server's finally, which stops the server
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="reruns of each kind (default 5)")
     parser.add_argument("--latency-ms", type=float, default=400.0, help="the knob's base latency")
