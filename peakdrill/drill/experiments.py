@@ -19,6 +19,7 @@ from chaoslib.loader import load_experiment
 from chaoslib.types import Strategy
 
 from peakdrill import events
+from peakdrill.chaos.target import CONFIG_KEY as ALLOWED_HOSTS_KEY
 from peakdrill.errors import SpecError
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,12 @@ class ExperimentStep:
 
 
 def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_target_s: float,
-            shop_dir: Path | None = None) -> ExperimentStep:
+            shop_dir: Path | None = None, allowed_hosts: tuple[str, ...] | None = None) -> ExperimentStep:
     """Load and validate an experiment with its drill variables, before any load or fault starts.
 
-    ``shop_dir`` points experiments that declare a ``shop_dir`` variable at the drill's shop.
+    ``shop_dir`` points experiments that declare a ``shop_dir`` variable at the drill's shop;
+    ``allowed_hosts`` (the drill's) reaches every peakdrill activity through its ``configuration``:
+    the targets it acts on and every HTTP call it makes are checked against them.
     """
     try:
         experiment = load_experiment(str(path), verify_tls=True)
@@ -56,8 +59,10 @@ def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_targe
                         f"declare it under configuration, or use one of {sorted(known)}")
     if shop_dir is not None and "shop_dir" in known:
         overrides = {"shop_dir": str(shop_dir), **overrides}
-    for key, value in overrides.items():
-        experiment["configuration"][key] = value
+    configuration = experiment.setdefault("configuration", {})
+    configuration.update(overrides)
+    if allowed_hosts is not None:
+        configuration[ALLOWED_HOSTS_KEY] = list(allowed_hosts)
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as exc:

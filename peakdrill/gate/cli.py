@@ -12,7 +12,7 @@ from peakdrill.gate import baseline as baselines
 from peakdrill.gate.compare import GateResult, Tolerances, check_comparable, compare, overall
 from peakdrill.gate.render import render_junit, render_markdown
 from peakdrill.report.rundata import FINISHED_OK, load_run
-from peakdrill.report.trust import behind_reasons, saturation_reasons, status_reason
+from peakdrill.report.trust import behind_reasons, refused_reasons, saturation_reasons, status_reason
 from peakdrill.report.verdict import EXIT_CODES
 from peakdrill.report.writer import write_file
 
@@ -49,7 +49,7 @@ def save_baseline(args: argparse.Namespace) -> int:
 
 def _trust(data) -> list[str]:
     reasons = [] if data.info.status == FINISHED_OK else [status_reason(data)]
-    return reasons + saturation_reasons(data) + behind_reasons(data)
+    return reasons + saturation_reasons(data) + behind_reasons(data) + refused_reasons(data)
 
 
 def gate(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ from peakdrill.report.capacity import Capacity, headroom_verdict
 from peakdrill.report.rundata import FINISHED_OK, RunData
 from peakdrill.report.rules import NO_SLO, RuleJudge, run_rules
 from peakdrill.report.series import EndpointStats, endpoint_stats, merge_seconds
-from peakdrill.report.trust import behind_reasons, generator_max_cpu, saturated_seconds, saturation_reasons, status_reason
+from peakdrill.report.trust import (behind_reasons, generator_max_cpu, refused_reasons, saturated_seconds,
+                                    saturation_reasons, status_reason)
 from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import FaultWindow, overlaps, recovery_target_s, timeline_entry
 from peakdrill.slo.model import RuleSet
@@ -110,6 +111,7 @@ def score_run(data: RunData, ruleset: RuleSet | None = None) -> Score:
         trust.append(status_reason(data))
     trust.extend(saturation_reasons(data))
     trust.extend(behind_reasons(data))
+    trust.extend(refused_reasons(data))
     if not verdicts:
         trust.append(NO_SLO)
     missing = [f"{v.title}: {v.detail}" for v in verdicts if v.verdict == INCONCLUSIVE]
