@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdrill import __version__, events
+from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
 from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
@@ -30,6 +31,7 @@ from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
+from peakdrill.safety import Allowlist
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +194,7 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
                                     topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
                                     allowed_hosts=plan.allowed_hosts))
-    scraper = MetricsScraper(plan.target_url.rstrip("/") + "/metrics", run.path)
+    scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
