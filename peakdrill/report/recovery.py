@@ -1,17 +1,18 @@
 """Recovery after a fault: when do the SLOs hold again for a sustained window?
 
-From the fault's removal on, each second is checked: the cache-read p99 of that second (merged over
-the cache-read endpoints) is within ``slo.cache_read_p99_ms`` and the error ratio over all
-endpoints is within ``1 - slo.order_success_rate`` (or ``slo.max_error_ratio`` when given).
-A second without cache-read samples neither breaks nor extends a streak. The fault has recovered
-at the start of the first streak of ``slo.recovery_window_s`` good seconds.
+From the fault's removal on, each second is checked against the run's recovery rules (the rules
+with ``window: recovery``, see docs/slo.md; for the reference shop the cache-read p99 and the error
+ratio of all requests). A second in which a rule's requests are absent neither breaks nor extends
+a streak. The fault has recovered at the start of the first streak of ``recovery_window`` good
+seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from peakdrill.report.rundata import RunData, Series
+from peakdrill.report.rundata import RunData
 from peakdrill.report.windows import FaultWindow
 
 
@@ -31,36 +32,24 @@ class Recovery:
         return f"{self.recovery_s:.1f} s"
 
 
-def max_error_ratio(slo: dict) -> float:
-    if "max_error_ratio" in slo:
-        return float(slo["max_error_ratio"])
-    return max(0.0, 1.0 - float(slo["order_success_rate"]))
 
-
-def second_ok(cache: Series, row: int, everything: Series, slo: dict) -> bool:
-    """Whether the SLOs held in the second at ``cache.seconds[row]`` (a second with cache reads)."""
-    if cache.p(99.0)[row] > float(slo["cache_read_p99_ms"]):
-        return False
-    at = everything.row(int(cache.seconds[row]))
-    if at is not None and everything.count[at]:
-        if everything.failures[at] / everything.count[at] > max_error_ratio(slo):
-            return False
-    return True
-
-
-def measure_recovery(data: RunData, window: FaultWindow, cache: Series, everything: Series) -> Recovery:
+def measure_recovery(data: RunData, window: FaultWindow, second_ok: Callable[[int], bool | None],
+                     seconds: Iterable[int], window_s: float) -> Recovery:
+    """``second_ok(s)``: True/False for a second the rules can judge, None for one they cannot;
+    ``seconds``: the seconds that have data."""
     end_ts = data.last_data_ts
     if window.remove_ts is None:
         return Recovery(removed=False, recovered=False, recovery_s=None,
                         searched_s=max(0.0, end_ts - window.inject_ts), recovered_ts=None)
     removed = window.remove_ts
-    needed = max(1, int(round(float(data.info.slo["recovery_window_s"]))))
+    needed = max(1, int(round(float(window_s))))
     streak_start: int | None = None
     streak = 0
-    for row, second in enumerate(cache.seconds.tolist()):
-        if second + 1 <= removed or not cache.count[row]:
+    for second in sorted(s for s in seconds if s + 1 > removed):
+        ok = second_ok(second)
+        if ok is None:
             continue
-        if not second_ok(cache, row, everything, data.info.slo):
+        if not ok:
             streak_start, streak = None, 0
             continue
         if streak_start is None:

@@ -3,13 +3,16 @@
 This is the only module of the report that reads the files of a run. Its API, for the scorer and
 for SLO rules:
 
-``data = load_run(run_dir, groups={"checkout": Group.of(["POST /api/orders"])})``
+``data = load_run(run_dir, groups={"checkout": Group.of(["POST /api/orders"])}, percentiles=(75,))``
     Pass 1. Reads run.json (:class:`peakdrill.rundir.RunMeta`), the events, journals, generator
     health and server metrics, and streams every histogram record once, computing per second:
     ``data.endpoint_series[name]`` and ``data.group_series[group]`` (:class:`Series`: count,
-    failures, p50/p90/p95/p99/p99.9/p99.99 and max in ms), plus each endpoint's whole-run histogram
+    failures, p50/p90/p95/p99/p99.9/p99.99, any other ``percentiles`` asked for, and max, in ms), plus each endpoint's whole-run histogram
     (``data.endpoint_totals``). Groups named after run.json's ``endpoints`` keys (``cache_read``,
     ``order``, ...), :data:`ALL` (every endpoint) and :data:`CHARTED` are always declared.
+``data.ensure(groups, percentiles)``
+    The series of groups (or percentiles) load_run was not told about: one more pass over the
+    histograms, so declare them to load_run when they are known before reading (SLO rules are).
 ``data.merged({"steady": Window(Group.of(names), spans)})``
     Pass 2 (any number of windows at once). One merged :class:`Bucket` per window: every request of
     the window's endpoints that started in its seconds, exact. Windows that depend on pass 1 (steady
@@ -36,7 +39,7 @@ import numpy as np
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket, DenseCounts
 from peakdrill.report.capacity import Capacity, parse_capacity
-from peakdrill.report.series import HORIZON_S, Group, Series, SeriesBuilder
+from peakdrill.report.series import HORIZON_S, SERIES_PERCENTILES, Group, Series, SeriesBuilder
 from peakdrill.report.servermetrics import cache_counts
 from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, SERVER_METRICS_FILE, RunDir, RunMeta,
                               RunStatus, iter_jsonl)
@@ -124,6 +127,7 @@ class RunData:
     warnings: tuple[str, ...] = ()
     capacity: Capacity | None = None  # a capacity search's steps and knee (capacity.json)
     irregular: frozenset[Path] = frozenset()  # histogram files pass 2 must read in full
+    percentiles: tuple[float, ...] = SERIES_PERCENTILES  # what each Series holds
 
     def t(self, ts: float) -> float:
         """Seconds since the run started."""
@@ -137,7 +141,23 @@ class RunData:
         """A declared group's series, else an endpoint's (empty if neither has data)."""
         if key in self.group_series:
             return self.group_series[key]
-        return self.endpoint_series.get(key, Series.empty())
+        return self.endpoint_series.get(key, Series.empty(self.percentiles))
+
+    def ensure(self, groups: Mapping[str, Group], percentiles: Iterable[float] = ()) -> None:
+        """Make the series of ``groups`` (with ``percentiles`` too) available, reading the histograms
+        once more if load_run was not told about them (declare them there to save that pass)."""
+        missing = {key: group for key, group in groups.items() if self.groups.get(key) != group}
+        wanted = {float(p) for p in percentiles}
+        if not wanted <= set(self.percentiles):
+            missing = dict(self.groups) | dict(groups)
+        if not missing:
+            return
+        builder = read_series(self.run_dir, self.span, missing, [], set(), sorted(set(self.percentiles) | wanted))
+        self.group_series.update(builder.group_series())
+        self.groups.update(missing)
+        if not wanted <= set(self.percentiles):
+            self.endpoint_series.update(builder.endpoint_series())
+            object.__setattr__(self, "percentiles", builder.percentiles)
 
     @property
     def last_data_ts(self) -> float:
@@ -157,8 +177,7 @@ class RunData:
         keys = list(windows)
         sums = {key: DenseCounts() for key in keys}
         matches: dict[str, np.ndarray] = {}  # per endpoint name: which windows take it
-        groups = [windows[key].group for key in keys]
-        names = None if any(g.include is None for g in groups) else {n for g in groups for n in g.include}
+        names = {n for n in self.endpoint_series if any(windows[key].group.matches(n) for key in keys)}
         for batch in batches(iter_all(self.run_dir, self.span, names=names, irregular=set(self.irregular))):
             seconds = np.fromiter((record.second for record, _ in batch), np.int64, len(batch))
             for record, _ in batch:
@@ -294,9 +313,10 @@ def default_groups(info: RunMeta) -> dict[str, Group]:
 
 
 def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str],
-              stragglers: list[Located], irregular: set[Path]) -> tuple[SeriesBuilder, list[Located]]:
+              stragglers: list[Located], irregular: set[Path],
+              percentiles: Iterable[float]) -> tuple[SeriesBuilder, list[Located]]:
     """Stream the histogram records once; returns the builder and the records that came too late."""
-    builder = SeriesBuilder(groups, span.first)
+    builder = SeriesBuilder(groups, span.first, percentiles)
     skip = {(where.path, where.line) for _, where in stragglers}
     late: list[Located] = []
 
@@ -320,16 +340,16 @@ def _pass_one(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warning
 
 
 def read_series(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warnings: list[str],
-                irregular: set[Path] | None = None) -> SeriesBuilder:
+                irregular: set[Path] | None = None, percentiles: Iterable[float] = ()) -> SeriesBuilder:
     """Pass 1 over the histogram files (twice if some records came too late to stream). Files whose
     lines do not show each name as ``json.dumps`` writes it are added to ``irregular``."""
     read_warnings: list[str] = []
     irregular = set() if irregular is None else irregular
-    builder, late = _pass_one(run_dir, span, groups, read_warnings, [], irregular)
+    builder, late = _pass_one(run_dir, span, groups, read_warnings, [], irregular, percentiles)
     stragglers: list[Located] = []
     while late:  # rarely more than once: each round feeds every straggler found so far first
         stragglers += late
-        builder, late = _pass_one(run_dir, span, groups, [], stragglers, irregular)
+        builder, late = _pass_one(run_dir, span, groups, [], stragglers, irregular, percentiles)
     if stragglers:
         warnings.append(f"histograms/: {len(stragglers)} records arrived more than {HORIZON_S} s out of order; "
                         f"merged into their seconds")
@@ -337,7 +357,8 @@ def read_series(run_dir: Path, span: SecondSpan, groups: dict[str, Group], warni
     return builder
 
 
-def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None) -> RunData:
+def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None,
+             percentiles: Iterable[float] = ()) -> RunData:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(f"{run_dir}: not a directory; give the path of a run directory such as "
@@ -353,8 +374,8 @@ def load_run(run_dir: Path | str, groups: Mapping[str, Group] | None = None) -> 
     all_groups = default_groups(info) | dict(groups or {})
     span = SecondSpan.of_run(info.start_ts, info.planned_end_ts)
     irregular: set[Path] = set()
-    builder = read_series(run_dir, span, all_groups, warnings, irregular)
-    return RunData(irregular=frozenset(irregular), run_dir=run_dir, info=info, events=events, span=span,
+    builder = read_series(run_dir, span, all_groups, warnings, irregular, percentiles)
+    return RunData(irregular=frozenset(irregular), percentiles=builder.percentiles, run_dir=run_dir, info=info, events=events, span=span,
                    endpoint_series=builder.endpoint_series(), group_series=builder.group_series(),
                    endpoint_totals=builder.endpoint_totals(), groups=all_groups, health=health,
                    journals=journals, scrapes=scrapes, warnings=tuple(warnings), capacity=read_capacity(run_dir))

@@ -15,12 +15,13 @@ them (HdrHistogram's rounding), never averaged.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from peakdrill.histograms import COUNTS_LEN, Bucket, highest_equivalent
+from peakdrill.slo.select import select
 
 SERIES_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9, 99.99)
 HORIZON_S = 120  # a second is closed once records of a second this much later have been read
@@ -31,17 +32,31 @@ MAX_NAMES = 1 << _NAME_BITS
 
 @dataclass(frozen=True)
 class Group:
-    """Endpoints selected by name: ``include`` (None: every endpoint) minus ``exclude``."""
+    """Endpoints selected by name: ``include`` (None: every endpoint) minus ``exclude``, or by SLO
+    ``selectors`` (names, globs, ``group:NAME`` resolved through ``named``; see peakdrill.slo.select)."""
 
     include: frozenset[str] | None = None
     exclude: frozenset[str] = frozenset()
+    selectors: tuple[str, ...] = ()
+    named: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def of(cls, names: Iterable[str] | None, exclude: Iterable[str] = ()) -> Group:
         return cls(None if names is None else frozenset(names), frozenset(exclude))
 
+    @classmethod
+    def selecting(cls, selectors: Iterable[str], groups: Mapping[str, Iterable[str]]) -> Group:
+        return cls(selectors=tuple(selectors), named=tuple(sorted((k, tuple(v)) for k, v in groups.items())))
+
     def matches(self, name: str) -> bool:
+        if self.selectors:
+            return bool(select(self.selectors, [name], dict(self.named))) and name not in self.exclude
         return (self.include is None or name in self.include) and name not in self.exclude
+
+    @property
+    def names(self) -> frozenset[str] | None:
+        """The names it can match, when they are known without seeing the data (for skipping lines)."""
+        return None if self.selectors else self.include
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,9 @@ class Series:
     max: np.ndarray  # ms
 
     @classmethod
-    def empty(cls) -> Series:
+    def empty(cls, percentiles: Iterable[float] = SERIES_PERCENTILES) -> Series:
         nothing = np.empty(0, dtype=np.int64)
-        return cls(nothing, nothing, nothing, {p: np.empty(0) for p in SERIES_PERCENTILES}, np.empty(0))
+        return cls(nothing, nothing, nothing, {p: np.empty(0) for p in percentiles}, np.empty(0))
 
     def __len__(self) -> int:
         return len(self.seconds)
@@ -84,7 +99,8 @@ def _reduce(key: np.ndarray, index: np.ndarray, counts: np.ndarray) -> tuple[np.
     return combined // COUNTS_LEN, combined % COUNTS_LEN, counts
 
 
-def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray, grouped: bool = False):
+def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray, percentiles: tuple[float, ...],
+           grouped: bool = False):
     """Per distinct key: (key, total, {percentile: ms}, max ms), ordered by key.
 
     ``grouped``: each key's buckets are already contiguous, ascending and distinct (one record per
@@ -92,14 +108,14 @@ def _stats(key: np.ndarray, index: np.ndarray, counts: np.ndarray, grouped: bool
     if not grouped:
         key, index, counts = _reduce(key, index, counts)
     if key.size == 0:
-        return key, key, {p: np.empty(0) for p in SERIES_PERCENTILES}, np.empty(0)
+        return key, key, {p: np.empty(0) for p in percentiles}, np.empty(0)
     seg = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
     seg_end = np.concatenate([seg[1:], [key.size]])
     cumulative = np.cumsum(counts)
     before = np.concatenate([[0], cumulative[:-1]])[seg]
     total = cumulative[seg_end - 1] - before
     result = {}
-    for percentile in SERIES_PERCENTILES:
+    for percentile in percentiles:
         # HdrHistogram's rank: max(int(p * total / 100 + 0.5), 1), in the same float arithmetic.
         rank = np.maximum(np.floor(min(percentile, 100.0) * total.astype(np.float64) / 100 + 0.5).astype(np.int64), 1)
         position = np.searchsorted(cumulative, before + rank, side="left")
@@ -126,7 +142,8 @@ def _sums(key: np.ndarray, values: np.ndarray, at: np.ndarray) -> np.ndarray:
 class _Columns:
     """Rows of finished seconds for one series, gathered chunk by chunk."""
 
-    def __init__(self) -> None:
+    def __init__(self, percentiles: tuple[float, ...]) -> None:
+        self.percentiles = percentiles
         self.chunks: list[tuple] = []
 
     def add(self, seconds, counts, failures, percentiles, maxima) -> None:
@@ -135,19 +152,21 @@ class _Columns:
 
     def series(self) -> Series:
         if not self.chunks:
-            return Series.empty()
+            return Series.empty(self.percentiles)
         return Series(seconds=np.concatenate([c[0] for c in self.chunks]),
                       count=np.concatenate([c[1] for c in self.chunks]),
                       failures=np.concatenate([c[2] for c in self.chunks]),
-                      percentiles={p: np.concatenate([c[3][p] for c in self.chunks]) for p in SERIES_PERCENTILES},
+                      percentiles={p: np.concatenate([c[3][p] for c in self.chunks]) for p in self.percentiles},
                       max=np.concatenate([c[4] for c in self.chunks]))
 
 
 class SeriesBuilder:
     """Builds per-second series per endpoint and per group from a stream of decoded records."""
 
-    def __init__(self, groups: dict[str, Group], base_second: int) -> None:
+    def __init__(self, groups: dict[str, Group], base_second: int,
+                 percentiles: Iterable[float] = SERIES_PERCENTILES) -> None:
         self.groups = groups
+        self.percentiles = tuple(sorted(set(SERIES_PERCENTILES) | {float(p) for p in percentiles}))
         self.base = base_second
         self.names: dict[str, int] = {}
         self._members: dict[str, list[bool]] = {g: [] for g in groups}
@@ -157,7 +176,7 @@ class SeriesBuilder:
         self.closed_through: int | None = None  # every second <= this is final (relative)
         self.newest = -1
         self._by_name: dict[int, _Columns] = {}
-        self._by_group = {g: _Columns() for g in groups}
+        self._by_group = {g: _Columns(self.percentiles) for g in groups}
         self._totals = np.zeros(0, dtype=np.int64)  # each endpoint's whole-run histogram, dense
         self._failures: dict[int, int] = {}
 
@@ -204,13 +223,14 @@ class SeriesBuilder:
     def _finish(self, rel, ids, index, counts, r_rel, r_ids, r_fail) -> None:
         record_key = (r_rel << _NAME_BITS) | r_ids
         one_record_each = np.unique(record_key).size == record_key.size  # format 2, nothing late
-        keys, totals, percentiles, maxima = _stats((rel << _NAME_BITS) | ids, index, counts, one_record_each)
+        keys, totals, percentiles, maxima = _stats((rel << _NAME_BITS) | ids, index, counts, self.percentiles,
+                                                   one_record_each)
         fails = _sums(record_key, r_fail, keys)
         names = keys & (MAX_NAMES - 1)
         order = np.argsort(names, kind="stable")
         bounds = np.flatnonzero(np.diff(names[order])) + 1
         for rows in np.split(order, bounds) if order.size else ():
-            self._by_name.setdefault(int(names[rows[0]]), _Columns()).add(
+            self._by_name.setdefault(int(names[rows[0]]), _Columns(self.percentiles)).add(
                 (keys[rows] >> _NAME_BITS) + self.base, totals[rows], fails[rows],
                 {p: v[rows] for p, v in percentiles.items()}, maxima[rows])
         for name, failed in zip(r_ids.tolist(), r_fail.tolist()):
@@ -224,7 +244,7 @@ class SeriesBuilder:
             signature = member.tobytes()
             if signature not in done:
                 mask = member[ids]
-                g_keys, g_totals, g_percentiles, g_max = _stats(rel[mask], index[mask], counts[mask])
+                g_keys, g_totals, g_percentiles, g_max = _stats(rel[mask], index[mask], counts[mask], self.percentiles)
                 r_mask = member[r_ids]
                 done[signature] = (g_keys + self.base, g_totals, _sums(r_rel[r_mask], r_fail[r_mask], g_keys),
                                    g_percentiles, g_max)
@@ -235,7 +255,7 @@ class SeriesBuilder:
         np.add.at(self._totals, ids * COUNTS_LEN + index, counts)
 
     def endpoint_series(self) -> dict[str, Series]:
-        return {name: self._by_name[nid].series() if nid in self._by_name else Series.empty()
+        return {name: self._by_name[nid].series() if nid in self._by_name else Series.empty(self.percentiles)
                 for name, nid in self.names.items()}
 
     def group_series(self) -> dict[str, Series]:
