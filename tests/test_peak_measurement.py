@@ -154,3 +154,40 @@ def test_the_report_merges_records_later_than_its_streaming_horizon(tmp_path, mo
     for row, second in enumerate(series.seconds.tolist()):
         assert series.p(99.0)[row] == reference[second].percentile_ms(99)
     assert data.health.requests == {"worker-0-1": 2000, "worker-1-2": 2000}
+
+
+def _format2_shard(path: Path, start_ts: float, seed: int) -> list[float]:
+    """A master's run directory written by SecondBook: 30 s of two workers; returns every latency."""
+    (path / "histograms").mkdir(parents=True)
+    RunDir(path).write_meta({"run_id": path.name, "start_ts": start_ts, "end_ts": start_ts + 30, "status": "completed",
+                             "stages": [{"name": "peak", "start_s": 0, "end_s": 30, "users": 4, "measured": True}]})
+    now = [start_ts]
+    book = SecondBook(path, "master-7", clock=lambda: now[0])
+    rng, latencies = np.random.default_rng(seed), []
+    for _ in range(30):
+        for worker in ("worker-1-100", "worker-2-101"):  # the same names on both machines
+            bucket = Bucket()
+            for latency in rng.lognormal(2.5, 0.7, size=20):
+                bucket.record(float(latency), False)
+                latencies.append(float(latency))
+            index = sorted(bucket.counts)
+            book.add(worker, [{"second": int(now[0]), "name": "GET /", "failures": 0, "index": index,
+                               "counts": [bucket.counts[i] for i in index]}],
+                     [{"ts": now[0], "cpu_percent": 20.0, "users": 2, "rps": 20}])
+        now[0] += 1
+        book.close_due()
+    book.close_all()
+    return latencies
+
+
+def test_format_2_shards_of_several_masters_merge_exactly(tmp_path):
+    a = _format2_shard(tmp_path / "20261121-231500-peak", 1_795_302_900.0, 1)
+    b = _format2_shard(tmp_path / "20261121-231502-peak", 1_795_302_902.0, 2)
+    result = peakdrill("merge", str(tmp_path / "20261121-231500-peak"), str(tmp_path / "20261121-231502-peak"),
+                       "-o", str(tmp_path / "merged"), "--no-report")
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = load_run(tmp_path / "merged")
+    _assert_equals_reference(data.endpoint_totals["GET /"], a + b)
+    # Same-named workers on two machines stay apart, each with its own requests.
+    assert data.health.requests == {"20261121-231500-peak/worker-1-100": 600, "20261121-231500-peak/worker-2-101": 600,
+                                    "20261121-231502-peak/worker-1-100": 600, "20261121-231502-peak/worker-2-101": 600}
