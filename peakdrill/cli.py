@@ -3,14 +3,13 @@
 Each sub-command lives in its own module that exposes ``register(subparsers)``; this module only
 assembles them and turns :class:`PeakdrillError` into exit code 2 with a one-line message.
 Every option has one name on the command line and in the environment: ``--shop-dir`` is
-``PEAKDRILL_SHOP_DIR`` (see :func:`option`).
+``PEAKDRILL_SHOP_DIR`` (see :func:`peakdrill.options.option`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from peakdrill import __version__
@@ -26,16 +25,6 @@ typical session:
 exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive.
 Every --some-option can also be set as PEAKDRILL_SOME_OPTION in the environment.
 """
-
-
-def option(parser: argparse.ArgumentParser, flag: str, *, help: str, default=None, **kwargs) -> None:
-    """Add ``--flag`` whose default comes from ``PEAKDRILL_FLAG`` when that is set."""
-    env_name = "PEAKDRILL_" + flag.lstrip("-").replace("-", "_").upper()
-    env_value = os.environ.get(env_name)
-    if env_value is not None:
-        default = env_value
-    suffix = f" [env {env_name}" + (f", default {default}]" if default is not None else "]")
-    parser.add_argument(flag, default=default, help=help + suffix, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.drill.plan import Overrides, build_plan
-from peakdrill.drill.runner import run_drill
-from peakdrill.rundir import RunDir
+from peakdrill.run.finish import finish_run
+from peakdrill.run.runner import run_drill
 
 DESCRIPTION = """\
 Run a drill: the drill's load profile through real Locust (a master and local workers) and its
@@ -37,19 +37,6 @@ def handle(args: argparse.Namespace) -> int:
           flush=True)
     run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress)
     return finish_run(run, args.no_report)
-
-
-def finish_run(run: RunDir, no_report: bool) -> int:
-    """Say how the run ended, score it (unless told not to) and return the exit code."""
-    status = run.read_meta()["status"]
-    print(f"peakdrill: run {status}: {run.path}", flush=True)
-    if no_report:
-        return 0 if status == "completed" else 3
-    from peakdrill.report import build_report
-
-    score = build_report(run.path)
-    print(f"peakdrill: verdict {score.verdict}; report: {run.path / 'report.html'}", flush=True)
-    return score.exit_code
 
 
 def register(subparsers) -> None:

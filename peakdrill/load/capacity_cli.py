@@ -8,9 +8,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
-from peakdrill.drill.runner import RunMode, run_drill
+from peakdrill.options import option
+from peakdrill.run.finish import finish_run
+from peakdrill.run.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.load import STAGES_ENV
 from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,

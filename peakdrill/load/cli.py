@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
-from peakdrill.drill.load import Topology
-from peakdrill.drill.runner import RunMode, run_drill
+from peakdrill.options import option
+from peakdrill.run.finish import finish_run
+from peakdrill.run.locust import Topology
+from peakdrill.run.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
 from peakdrill.load.worker import run_worker
-from peakdrill.report.cli import add_rule_options, rules_from_args
+from peakdrill.options import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
 Run a load profile through real Locust (a master and N local worker processes) against a target,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peakdrill.drill.cli import finish_run
+from peakdrill.run.finish import finish_run
 from peakdrill.load.merge import merge_runs
 
 DESCRIPTION = """\

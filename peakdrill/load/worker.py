@@ -9,7 +9,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from peakdrill.drill.load import LoadSpec, LocustProcess, Topology
+from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.errors import DrillError
 from peakdrill.load.plan import LoadOptions, positive
 from peakdrill.rundir import new_run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import SpecError
 from peakdrill.replay.accesslog import read_access_log
 from peakdrill.replay.build import build_profile, per_bucket, write_profile

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import SizingError
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.spec.profile import load_profile

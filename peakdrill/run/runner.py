@@ -25,10 +25,10 @@ from pathlib import Path
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
-from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
+from peakdrill.run.locust import SHAPE_FILE, LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
-from peakdrill.drill.scraper import MetricsScraper
-from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
+from peakdrill.run.scraper import MetricsScraper
+from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist

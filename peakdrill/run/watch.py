@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill import events
-from peakdrill.drill.live import LiveStats
+from peakdrill.run.live import LiveStats
 from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, Rule
 from peakdrill.slo.select import select
 from peakdrill.spec.profile import Stage
