@@ -9,9 +9,9 @@ from peakdrill.options import option
 from peakdrill.run.finish import finish_run
 from peakdrill.run.locust import Topology
 from peakdrill.run.runner import RunMode, run_drill
+from peakdrill.run.worker import WorkerOptions, run_worker
 from peakdrill.errors import SpecError
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
-from peakdrill.load.worker import run_worker
 from peakdrill.options import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
@@ -88,7 +88,10 @@ def _topology(args: argparse.Namespace) -> Topology:
 def handle(args: argparse.Namespace) -> int:
     topology = _topology(args)
     if topology.role == "worker":
-        return run_worker(load_options(args, host_required=False), topology, Path(args.reports_dir))
+        options = load_options(args, host_required=False)
+        return run_worker(WorkerOptions(locustfile=options.locustfile, profile_file=options.profile_file, scale=options.scale,
+                                        workers=options.workers, endpoints=options.endpoints, source=COMMAND_LINE),
+                          topology, Path(args.reports_dir))
     plan = build_load_plan(load_options(args))
     workers = (f"waiting for {plan.workers} remote worker(s) on port {topology.master_port}" if topology.role == "master"
                else f"{plan.workers} local worker process(es)")

@@ -5,7 +5,7 @@ whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is
 honest status so the report can still be written from what was recorded.
 
 ``peakdrill load`` and ``peakdrill capacity`` are drills without a timeline: they run through
-here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology and shape,
+here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology,
 and when to end the load early).
 """
 
@@ -25,8 +25,9 @@ from pathlib import Path
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
-from peakdrill.run.locust import SHAPE_FILE, LoadSpec, LocustProcess, Topology
+from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
+from peakdrill.run.schedule import STAGES_ENV, stages_json
 from peakdrill.run.scraper import MetricsScraper
 from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
@@ -53,8 +54,6 @@ class RunMode:
 
     kind: str = "drill"
     topology: Topology = Topology()
-    shape_file: str = SHAPE_FILE
-    env: tuple[tuple[str, str], ...] = ()
     meta: dict = field(default_factory=dict)  # extra run.json fields, written at the start
     # Polled while the load runs with the run directory; a non-empty reason ends the load early.
     stop_when: Callable[[Path], str] | None = None
@@ -192,7 +191,7 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
 
     locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
-                                    topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
+                                    topology=mode.topology, env=(*plan.locust_env, (STAGES_ENV, stages_json(plan.stages))),
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from peakdrill import events
 from peakdrill.run.live import LiveStats
+from peakdrill.run.schedule import stage_at
 from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, Rule
 from peakdrill.slo.select import select
 from peakdrill.spec.profile import Stage
@@ -43,12 +44,8 @@ class Clock:
         return time.time() - self.load_start_ts
 
     def stage_at(self, load_elapsed: float) -> str:
-        elapsed = load_elapsed
-        for stage in self.stages:
-            if elapsed < stage.duration:
-                return stage.name
-            elapsed -= stage.duration
-        return "ending"
+        stage = stage_at(self.stages, load_elapsed)
+        return stage.name if stage else "ending"
 
 
 class DrillWatcher(threading.Thread):
