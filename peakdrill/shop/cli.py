@@ -32,9 +32,11 @@ def up(args: argparse.Namespace) -> int:
         args.shop_dir, host=args.host, port=_int("--port", args.port, 0, 65535),
         workers=_int("--workers", args.workers, 1, 32), allow_non_loopback=bool(args.allow_non_loopback),
         timeout=_int("--start-timeout", args.start_timeout, 1, 600), fresh=bool(args.fresh),
-        bot_slots=_int("--bot-slots", args.bot_slots, 0, 1000), sync_lag_s=_int("--sync-lag", args.sync_lag, 0, 3600))
+        bot_slots=_int("--bot-slots", args.bot_slots, 0, 1000), sync_lag_s=_int("--sync-lag", args.sync_lag, 0, 3600),
+        database=args.db)
     # Details to stderr, the bare URL to stdout, so `URL=$(peakdrill shop up)` works in scripts.
-    print(f"shop up at {state.url} (redis {state.redis.host}:{state.redis.port}, {state.app.workers} workers, "
+    print(f"shop up at {state.url} (database {state.database.shown}, redis {state.redis.host}:{state.redis.port}, "
+          f"{state.app.workers} workers, "
           f"state {state.state_file})", file=sys.stderr)
     print(state.url)
     return 0
@@ -46,6 +48,7 @@ def status(args: argparse.Namespace) -> int:
         return 1
     state = load_state(args.shop_dir)
     report = state.to_dict()
+    report["database"]["url"] = state.database.shown if state.database.url else ""
     report["running"] = {"app": supervisor.procs.alive(state.app.pid, state.app.create_time),
                          "redis": supervisor.redis_running(state),
                          **{name: supervisor.procs.alive(s.pid, s.create_time) for name, s in state.standins.items()},
@@ -77,8 +80,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     option(p_up, "--start-timeout", help="seconds to wait for /healthz after starting", default="30")
     option(p_up, "--bot-slots", help="the AI chat bot's concurrent conversations, shop-wide", default="4")
     option(p_up, "--sync-lag", help="seconds the inventory sync lags behind the stores", default="2")
+    option(p_up, "--db", help="the system of record: sqlite (a file in the shop dir), postgres (a PostgreSQL "
+           "server of the shop's own, from the distribution's package, stopped by `shop down`) or a "
+           "postgresql://user:password@127.0.0.1:5432/dbname URL of a server you run", default="sqlite")
     p_up.add_argument("--allow-non-loopback", action="store_true",
-                      help="allow a --host that is not a loopback address")
+                      help="allow a --host (and a --db URL host) that is not a loopback address")
     p_up.add_argument("--fresh", action="store_true",
                       help="delete the shop's database first and start from the seed data")
     p_up.set_defaults(handler=up)
