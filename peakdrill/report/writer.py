@@ -14,9 +14,10 @@ from peakdrill.report.junit import render_junit
 from peakdrill.report.markdown import render_markdown
 from peakdrill.report.rundata import load_run
 from peakdrill.report.score import Score, score_run
+from peakdrill.slo.model import RuleSet
 
 
-def _write(path: Path, text: str) -> None:
+def write_file(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_text(text, encoding="utf-8")
@@ -26,9 +27,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
-                 template: Path | str | None = None) -> Score:
+                 template: Path | str | None = None, rules: RuleSet | None = None) -> Score:
     data = load_run(run_dir)
-    score = score_run(data)
+    score = score_run(data, rules)
     out = Path(output_dir) if output_dir is not None else data.run_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -37,8 +38,8 @@ def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
                           f"pass a writable --output-dir") from exc
     files = report_files(data.run_dir, out)
     html = render_html(data, score, Path(template) if template else None)
-    _write(files.score, json.dumps(score.to_dict(), indent=2) + "\n")
-    _write(files.html, html)
-    _write(files.markdown, render_markdown(score))
-    _write(files.junit, render_junit(score))
+    write_file(files.score, json.dumps(score.to_dict(), indent=2) + "\n")
+    write_file(files.html, html)
+    write_file(files.markdown, render_markdown(score))
+    write_file(files.junit, render_junit(score))
     return score
