@@ -1,10 +1,13 @@
-"""Write the report files; each is written to a temporary name and renamed, so a reader never
-sees half a file and a failed render leaves the previous report in place."""
+"""Write the report files: all four are rendered, written into a temporary directory beside them and
+only then renamed into place, so a reader never sees half a file and a failed render or write
+leaves the previous report in place."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from peakdrill.errors import RunDirError
@@ -14,15 +17,6 @@ from peakdrill.report.junit import render_junit
 from peakdrill.report.markdown import render_markdown
 from peakdrill.report.rundata import load_run
 from peakdrill.report.score import Score, score_run
-
-
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise RunDirError(f"{path}: cannot write ({exc.strerror}); pass a writable --output-dir") from exc
 
 
 def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
@@ -36,9 +30,18 @@ def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
         raise RunDirError(f"{out}: cannot create the output directory ({exc.strerror}); "
                           f"pass a writable --output-dir") from exc
     files = report_files(data.run_dir, out)
-    html = render_html(data, score, Path(template) if template else None)
-    _write(files.score, json.dumps(score.to_dict(), indent=2) + "\n")
-    _write(files.html, html)
-    _write(files.markdown, render_markdown(score))
-    _write(files.junit, render_junit(score))
+    texts = {files.score: json.dumps(score.to_dict(), indent=2) + "\n",
+             files.html: render_html(data, score, Path(template) if template else None),
+             files.markdown: render_markdown(score), files.junit: render_junit(score)}
+    try:
+        staging = Path(tempfile.mkdtemp(dir=out, prefix=".report-", suffix=".partial"))
+        try:
+            for path, text in texts.items():
+                (staging / path.name).write_text(text, encoding="utf-8")
+            for path in texts:
+                os.replace(staging / path.name, path)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as exc:
+        raise RunDirError(f"{out}: cannot write the report ({exc.strerror}); pass a writable --output-dir") from exc
     return score
