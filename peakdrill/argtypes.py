@@ -32,7 +32,9 @@ def number(kind: type = float, low: float = 0.0, high: float = math.inf, *, abov
             parsed = kind(value)
         except (TypeError, ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{quote(value)} is not {what}; write {what} {bound}, e.g. {example}") from None
-        if not math.isfinite(parsed) or not (parsed > low if above_low else parsed >= low) or parsed > high:
+        if not math.isfinite(parsed):
+            raise argparse.ArgumentTypeError(f"{quote(value)} is not a finite number; write {what} {bound}, e.g. {example}")
+        if not (parsed > low if above_low else parsed >= low) or parsed > high:
             raise argparse.ArgumentTypeError(f"{quote(value)} is out of range; write {what} {bound}, e.g. {example}")
         return parsed
 

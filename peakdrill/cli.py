@@ -20,7 +20,7 @@ from peakdrill.errors import PeakdrillError, SpecError, quote
 from peakdrill.exitcodes import ExitCode, table
 
 EXAMPLES = """\
-typical session:
+examples (a typical session):
   peakdrill shop up                        start the embedded reference shop
   peakdrill drill drills/demo.yaml         run a drill: load + faults on one clock
   peakdrill report reports/<run-id>        score it: score.json, report.html/.md, junit.xml
@@ -59,11 +59,24 @@ def option(parser: argparse.ArgumentParser, *flags: str, help: str, default=None
             default = [item.strip() for item in value.split(",") if item.strip()]
         else:
             default = value
+            if callable(kwargs.get("type")):
+                kwargs["type"] = _naming_env(kwargs["type"], name, value)
         kwargs.pop("required", None)  # the environment gave it
     shown = "" if default is None or action in ("store_true", "append") else f", default {default}"
     added = parser.add_argument(*flags, default=default, help=f"{help} [env {name}{shown}]", **kwargs)
     added.env = name  # read by the tests that keep every variable meaning one thing
     return added
+
+
+def _naming_env(parse, name: str, env_value: str):
+    """``parse``, whose message says so when the bad value came from the environment variable."""
+    def parse_value(value: str):
+        try:
+            return parse(value)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} (from the environment: {name})" if value == env_value else str(exc)) from None
+    parse_value.__name__ = getattr(parse, "__name__", "value")
+    return parse_value
 
 
 def build_parser() -> argparse.ArgumentParser:
