@@ -17,6 +17,7 @@ from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, Cap
                                      write_capacity)
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
+from peakdrill.outputs import output_dir
 from peakdrill.report.capacity import CapacityStep
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.limits import MAX_RATE, MAX_USERS
@@ -112,6 +113,7 @@ def handle(args: argparse.Namespace) -> int:
     search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints))
     stages = search.stages(options.scale)
     plan = build_load_plan(options, stages=stages)
+    output_dir(args.reports_dir, "--reports-dir")
     print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
           f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
           f"errors > {search.error_ratio:.1%}", flush=True)

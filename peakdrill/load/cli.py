@@ -84,10 +84,11 @@ def handle(args: argparse.Namespace) -> int:
     if topology.role != "master" and args.workers > MAX_LOCAL_WORKERS:
         raise SpecError(COMMAND_LINE, "--workers", f"{args.workers:,} worker processes on one machine",
                         f"start at most {MAX_LOCAL_WORKERS} here; spread more over machines (--master / --worker)")
-    output_dir(args.reports_dir, "--reports-dir")
     if topology.role == "worker":
+        output_dir(args.reports_dir, "--reports-dir")
         return run_worker(load_options(args, host_required=False), topology, Path(args.reports_dir))
     plan = build_load_plan(load_options(args))
+    output_dir(args.reports_dir, "--reports-dir")  # once the run is known good: a refused run leaves nothing
     workers = (f"waiting for {plan.workers} remote worker(s) on port {topology.master_port}" if topology.role == "master"
                else f"{plan.workers} local worker process(es)")
     print(f"peakdrill: load {plan.profile.name!r} against {plan.target_url}: {len(plan.stages)} stages over "

@@ -39,7 +39,7 @@ def merge_runs(shards: list[Path], out: Path) -> tuple[RunDir, list[str]]:
     if len(set(ids)) != len(ids):
         raise RunDirError(f"the same run is listed twice ({ids}); give each master's run directory once")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        raise RunDirError(f"{out}: exists and is not an empty directory; give a new directory to -o")
+        raise RunDirError(f"{out}: exists and is not empty (or not a directory); give a new directory to -o")
     output_dir(out.parent, "--output")
     with staged_dir(out) as staging:
         warnings = _merge_into(staging, metas, out.name)

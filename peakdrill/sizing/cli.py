@@ -106,12 +106,12 @@ def plan(args: argparse.Namespace) -> int:
         if not args.host:
             raise SizingError("--output-dir needs --host, the URL the workers will load (e.g. --host http://shop.staging.svc:8080)")
         ensure_allowed(args.host, (*LOOPBACK_HOSTS, *(args.allow_host or ())), "the command line")
-        output_dir(args.output_dir, "--output-dir")
         loadtests_dir = Path(args.loadtests_dir)
         shipped = ProfileLoad.shipped(profile, Path(args.profile), loadtests_dir) if profile else None
         cluster_run = ClusterRun(host=args.host, image=args.image, run_time=args.run_time, ramp_up_s=args.ramp_up,
                                 run_id=args.run_id or time.strftime("%Y%m%d-%H%M%S-plan", time.gmtime()),
                                 loadtests_dir=loadtests_dir, namespace=args.namespace, profile=shipped)
+        output_dir(args.output_dir, "--output-dir")  # after the run's own checks: a refused plan writes nothing
     calibration = load_calibration(args.calibration) if args.calibration else CONSERVATIVE
     sizing = size(request, calibration)
     print(table(sizing))
