@@ -7,6 +7,7 @@ error) without a traceback; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
 import reprlib
 
 COMMAND_LINE = "the command line"  # the "file" of a SpecError about an option
@@ -78,3 +79,17 @@ class KeepAliveError(PeakdrillError):
 
 class SizingError(PeakdrillError):
     """A calibration could not be measured, or a sizing plan cannot be made from the given figures."""
+
+
+class EgressRefusedError(UnsafeTargetError, ConnectionRefusedError):
+    """A load process or the chaos provider was about to connect to an address outside the run's
+    allowed hosts; raised before the connection is made. It is a ``ConnectionRefusedError`` so that
+    HTTP clients (Locust's, urllib's) report it as the failed request it is."""
+
+    def __init__(self, host: str, port: int, allowed: tuple[str, ...]) -> None:
+        self.host, self.port = host, port
+        endpoint = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.endpoint = endpoint
+        super().__init__(errno.ECONNREFUSED,
+                         f"peakdrill refused to connect to {endpoint}: not one of the run's allowed hosts "
+                         f"{list(allowed)}; if it is yours to test, add it with --allow-host or target.allowed_hosts")

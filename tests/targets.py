@@ -1,8 +1,12 @@
-"""Test targets with known behaviour: a real HTTP server that admits K requests at a time.
+"""Test targets with known behaviour: real HTTP servers on loopback.
 
-Each request holds one of K slots for a fixed service time S; requests beyond K wait for a slot
-(queue), so the server's capacity is exactly K / S requests per second and latency grows without
-bound past it. Keep-alive (HTTP/1.1) like a real shop, one thread per connection.
+``slot_server`` admits K requests at a time: each request holds one of K slots for a fixed service
+time S; requests beyond K wait for a slot (queue), so the server's capacity is exactly K / S
+requests per second and latency grows without bound past it. Keep-alive (HTTP/1.1) like a real
+shop, one thread per connection.
+
+``counting_server`` counts every connection it accepts (the egress tests need 0 on an unlisted
+address) and can answer with a redirect.
 """
 
 from __future__ import annotations
@@ -64,16 +68,65 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
+def _serving(httpd: ThreadingHTTPServer) -> Iterator[None]:
+    """Serve in a thread; always shut down on exit, also when the test failed."""
+    thread = threading.Thread(target=httpd.serve_forever, name=type(httpd).__name__, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
 def slot_server(slots: int, service_s: float) -> Iterator[SlotServer]:
     """A server on a free loopback port, always shut down on exit."""
     target = SlotServer(url="", slots=slots, service_s=service_s)
     httpd = _Server(("127.0.0.1", 0), _handler(target, threading.Semaphore(slots)))
     target.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, name="slot-server", daemon=True)
-    thread.start()
-    try:
+    with _serving(httpd):
         yield target
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+
+
+class CountingServer(ThreadingHTTPServer):
+    """Counts the connections it accepts; answers 200, or 302 to ``redirect_to`` for ``/redirect``
+    (for every path with ``redirect_everything``)."""
+
+    daemon_threads = True
+
+    def __init__(self, address: str, redirect_everything: bool = False) -> None:
+        self.connections = 0
+        self.redirect_to, self.redirect_everything = "", redirect_everything
+        super().__init__((address, 0), _CountingHandler)
+
+    def verify_request(self, request, client_address) -> bool:
+        self.connections += 1
+        return True
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.server_address[0]}:{self.server_address[1]}"
+
+
+class _CountingHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.server.redirect_to and (self.path == "/redirect" or self.server.redirect_everything):
+            self.send_response(302)
+            self.send_header("Location", self.server.redirect_to)
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_) -> None:
+        pass
+
+
+@contextmanager
+def counting_server(address: str, redirect_everything: bool = False) -> Iterator[CountingServer]:
+    """A counting server on ``address`` (any loopback address) and a free port, always shut down on exit."""
+    httpd = CountingServer(address, redirect_everything)
+    with _serving(httpd):
+        yield httpd

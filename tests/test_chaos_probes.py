@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from peakdrill.chaos import client, slo
+from peakdrill.safety import LOOPBACK_HOSTS, Allowlist
 
 ROUTE = "/api/products/<id>"
 
 
 def test_the_figures_count_exactly_the_requests_served_between_two_scrapes(shop):
+    target = client.Target(shop.url, Allowlist(LOOPBACK_HOSTS))
     for product in range(1, 6):  # before the window: must not be counted
-        client.call("GET", f"{shop.url}/api/products/{product}")
-    before = slo.scrape(shop.url)
-    statuses = [client.call("GET", f"{shop.url}/api/products/{index % 20 + 1}").status for index in range(30)]
-    statuses.append(client.call("GET", f"{shop.url}/api/no-such-route").status)
-    figures = slo.figures(before, slo.scrape(shop.url), route=ROUTE)
+        target.call("GET", f"/api/products/{product}")
+    before = slo.scrape(target)
+    statuses = [target.call("GET", f"/api/products/{index % 20 + 1}").status for index in range(30)]
+    statuses.append(target.call("GET", "/api/no-such-route").status)
+    figures = slo.figures(before, slo.scrape(target), route=ROUTE)
     assert statuses == [200] * 30 + [404]
     assert figures.requests == 30 and figures.errors == 0 and figures.error_ratio == 0.0  # the 404 went to "unmatched"
     assert figures.p99_ms is not None and figures.p99_ms > 0

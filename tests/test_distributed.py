@@ -11,7 +11,8 @@ from collections import Counter
 import pytest
 
 from loadkit import LOCUSTFILE, finish, peakdrill, start_peakdrill, write_profile
-from peakdrill.histograms import Bucket, iter_records, load_buckets, merge_buckets
+from oracle import assert_percentile
+from peakdrill.histograms import iter_records, load_buckets, merge_buckets
 from runfactory import CACHE_READ, make_run
 from targets import slot_server
 
@@ -49,15 +50,12 @@ def test_two_workers_merge_exactly_into_the_single_process_reference(target, tmp
         assert count == len(raw_files[source.rsplit("-", 1)[1]]) > 50, (source, count)
 
     merged = merge_buckets(load_buckets(run_dir).values())
-    reference = Bucket()
-    for lines in raw_files.values():
-        for line in lines:
-            _, latency_ms, failed = line.split("\t")
-            reference.record(float(latency_ms), failed == "1")
-    assert merged.count == sum(per_source.values()) == reference.count
-    assert merged.failures == reference.failures
+    raw_samples = [line.split("\t") for lines in raw_files.values() for line in lines]
+    latencies = [float(latency_ms) for _, latency_ms, _ in raw_samples]
+    assert merged.count == sum(per_source.values()) == len(raw_samples)
+    assert merged.failures == sum(failed == "1" for *_, failed in raw_samples)
     for percentile in (50, 90, 99, 99.9, 100):
-        assert merged.percentile_ms(percentile) == reference.percentile_ms(percentile), percentile
+        assert_percentile(merged.percentile_ms(percentile), latencies, percentile)
 
     locust = {row["Name"]: row for row in csv.DictReader((run_dir / "locust_stats.csv").open())}
     assert int(locust["Aggregated"]["Request Count"]) == merged.count
@@ -107,11 +105,10 @@ def test_several_masters_run_directories_merge_exactly(tmp_path):
     assert set(merged) == set(a) | set(b)
     assert sum(x.count for x in merged.values()) == shard_a.record_count + shard_b.record_count
     reads = merge_buckets(bucket for (_, name), bucket in merged.items() if name == CACHE_READ)
-    reference = Bucket()
-    for latency in shard_a.latencies(CACHE_READ) + shard_b.latencies(CACHE_READ):
-        reference.record(latency, False)
-    assert reads.count == reference.count
-    assert [reads.percentile_ms(p) for p in (50, 95, 99)] == [reference.percentile_ms(p) for p in (50, 95, 99)]
+    latencies = shard_a.latencies(CACHE_READ) + shard_b.latencies(CACHE_READ)
+    assert reads.count == len(latencies)
+    for percentile in (50, 95, 99):
+        assert_percentile(reads.percentile_ms(percentile), latencies, percentile)
 
     # Same-named load processes on two machines stay apart, and the run covers both shards.
     sources = {record["source"] for record in iter_records(out)}

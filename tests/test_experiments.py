@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from peakdrill.chaos import client, ledger
+from peakdrill.safety import LOOPBACK_HOSTS, Allowlist
 from peakdrill.shop import get_bot_capacity, get_standin_fault, load_state, supervisor, sync_frozen
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAOS = str(Path(os.sys.executable).parent / "chaos")
+LOOPBACK = Allowlist(LOOPBACK_HOSTS)
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 CLUSTER_EXPERIMENTS = sorted((ROOT / "experiments" / "kubernetes").glob("*.yaml"))
 PLANS = ("flash-crowd", "app-node-crash", "cache-outage", "database-slowdown", "payment-gateway-failure",
@@ -45,7 +47,7 @@ def background_load(url: str, max_s: float = 120, max_requests: int = 3000) -> I
     def trickle() -> None:
         deadline = time.monotonic() + max_s
         while not stop.is_set() and time.monotonic() < deadline and seen["requests"] < max_requests:
-            client.call("GET", f"{url}/api/products/{seen['requests'] % 50 + 1}", timeout=5)
+            client.call(LOOPBACK, "GET", f"{url}/api/products/{seen['requests'] % 50 + 1}", timeout=5)
             seen["requests"] += 1
             stop.wait(0.05)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -12,8 +11,8 @@ import psutil
 import pytest
 import requests
 
+from peakdrill.cli import main
 from peakdrill.errors import ShopError
-from peakdrill.shop import cli as shop_cli
 from peakdrill.shop import (get_bot_capacity, get_standin_fault, load_state, set_standin_fault, start_shop,
                             stop_shop)
 from peakdrill.shop import procs, redis_server, supervisor
@@ -306,10 +305,7 @@ def test_customer_escalates_a_bot_chat(shop):
 
 
 def _shop_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    shop_cli.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.handler(args)
+    return main(list(argv))  # the real entry point, exit code and all
 
 
 def test_cli_up_status_down_leaves_no_process(tmp_path, capsys):

@@ -38,14 +38,16 @@ def test_killed_worker_is_replaced_and_peers_keep_serving(shop):
             time.sleep(0.02)
 
     with ThreadPoolExecutor(3) as pool:
-        for n in range(3):
-            pool.submit(shopper, n)
-        time.sleep(1.0)
-        os.kill(before[0], signal.SIGKILL)
-        killed_at = len(outcomes)
-        replaced = poll(lambda: app_worker_pids(shop), lambda pids: len(pids) == 2 and before[0] not in pids)
-        time.sleep(1.0)
-        stop.set()
+        try:
+            for n in range(3):
+                pool.submit(shopper, n)
+            time.sleep(1.0)
+            os.kill(before[0], signal.SIGKILL)
+            killed_at = len(outcomes)
+            replaced = poll(lambda: app_worker_pids(shop), lambda pids: len(pids) == 2 and before[0] not in pids)
+            time.sleep(1.0)
+        finally:
+            stop.set()  # also when the replacement never came: the shoppers stop now, not after 150 requests
     assert len(replaced) == 2 and before[0] not in replaced and before[1] in replaced
     assert outcomes.count("http-error") == 0
     assert outcomes.count("failed") <= 3, "only the requests in flight on the killed worker may fail"

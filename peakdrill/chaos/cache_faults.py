@@ -23,10 +23,10 @@ def validate_stop_cache(shop_dir: str = ".peakdrill/shop", duration: float = 30)
     args.duration(duration)
 
 
-def stop_cache(shop_dir: str = ".peakdrill/shop", duration: float = 30) -> dict:
+def stop_cache(shop_dir: str = ".peakdrill/shop", duration: float = 30, configuration: dict | None = None) -> dict:
     """Stop the shop's Redis server for at most ``duration`` s (then the dead-man restarts it)."""
     validate_stop_cache(shop_dir, duration)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     if not supervisor.redis_running(state):
         return {"stopped": False, "reason": "redis was not running"}
     lifecycle.inject(shop_dir, fault=FAULT, fault_id=_fault_id(state), target=f"redis pid {state.redis.pid}",
@@ -38,11 +38,11 @@ def validate_start_cache(shop_dir: str = ".peakdrill/shop", by: str = "method") 
     args.remover_by(by)
 
 
-def start_cache(shop_dir: str = ".peakdrill/shop", by: str = "method") -> dict:
+def start_cache(shop_dir: str = ".peakdrill/shop", by: str = "method", configuration: dict | None = None) -> dict:
     """Start the shop's Redis server again on its port (a cold cache, as after a real outage)."""
     validate_start_cache(shop_dir, by)
     removed = lifecycle.remove_all(shop_dir, by=by, fault=FAULT)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     if not supervisor.redis_running(state):
         state = supervisor.start_redis(state)  # stopped outside the ledger: still this action's job
     return {"started": bool(removed), "pid": state.redis.pid}

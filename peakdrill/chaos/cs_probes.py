@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from peakdrill.chaos import args, client
-from peakdrill.chaos.target import shop_url
+from peakdrill.chaos import args
+from peakdrill.chaos.target import target
 
 __all__ = ["open_chats", "validate_open_chats"]
 
@@ -17,14 +17,15 @@ def validate_open_chats(shop_dir: str = ".peakdrill/shop", chats: int = 3, wait_
     args.duration(wait_s, "wait_s")
 
 
-def open_chats(shop_dir: str = ".peakdrill/shop", chats: int = 3, wait_s: float = 35) -> dict:
+def open_chats(shop_dir: str = ".peakdrill/shop", chats: int = 3, wait_s: float = 35,
+               configuration: dict | None = None) -> dict:
     """Open ``chats`` chats; wait up to ``wait_s`` for the queued ones' human reply. Reports who
     answered first and the slowest first response (ms; ``wait_s`` if a chat got none)."""
     validate_open_chats(shop_dir, chats, wait_s)
-    base, first_by, slowest_ms, queued = shop_url(shop_dir), {}, 0.0, []
+    shop, first_by, slowest_ms, queued = target(shop_dir, configuration=configuration), {}, 0.0, []
     for _ in range(int(chats)):
         started = time.time()
-        reply = client.call("POST", f"{base}/api/cs/chats", {"channel": "chat", "intent": "order_issue", "customer_id": "chaos-probe"})
+        reply = shop.call("POST", "/api/cs/chats", {"channel": "chat", "intent": "order_issue", "customer_id": "chaos-probe"})
         body = reply.body if isinstance(reply.body, dict) else {}
         if reply.status != 201:
             first_by[f"http {reply.status}"] = first_by.get(f"http {reply.status}", 0) + 1
@@ -37,7 +38,7 @@ def open_chats(shop_dir: str = ".peakdrill/shop", chats: int = 3, wait_s: float 
     for chat_id, started in queued:
         answered = None
         while answered is None and time.time() < deadline:
-            chat = client.call("GET", f"{base}/api/cs/chats/{chat_id}").body or {}
+            chat = shop.call("GET", f"/api/cs/chats/{chat_id}").body or {}
             answered = chat.get("first_response_ms") if isinstance(chat, dict) else None
             if answered is None:
                 time.sleep(POLL_S)

@@ -20,10 +20,10 @@ def validate_lock_database(shop_dir: str = ".peakdrill/shop", duration: float = 
     args.duration(duration)
 
 
-def lock_database(shop_dir: str = ".peakdrill/shop", duration: float = 30) -> dict:
+def lock_database(shop_dir: str = ".peakdrill/shop", duration: float = 30, configuration: dict | None = None) -> dict:
     """Hold the shop's database locked for at most ``duration`` s; returns once the lock is held."""
     validate_lock_database(shop_dir, duration)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
 
     def hold() -> dict:
         holder = hold_database_lock(state, float(duration) + lifecycle.DEADMAN_GRACE_S)

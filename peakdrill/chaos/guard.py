@@ -28,7 +28,8 @@ from chaoslib.exit import exit_gracefully
 
 from peakdrill import events
 from peakdrill.chaos import args, slo
-from peakdrill.chaos.target import target_url
+from peakdrill.chaos.client import Target
+from peakdrill.chaos.target import target
 from peakdrill.errors import ChaosError, PeakdrillError
 
 log = logging.getLogger("chaostoolkit")
@@ -100,9 +101,9 @@ def before_experiment_control(context: dict, configuration: dict | None = None, 
 
 
 class AbortWatcher(threading.Thread):
-    def __init__(self, base_url: str, max_error_ratio: float, max_p99_ms: float, check_every_s: float, breaches: int) -> None:
+    def __init__(self, base: Target, max_error_ratio: float, max_p99_ms: float, check_every_s: float, breaches: int) -> None:
         super().__init__(daemon=True, name="peakdrill-abort-watcher")
-        self.base_url, self.max_error_ratio, self.max_p99_ms = base_url, max_error_ratio, max_p99_ms
+        self.base, self.max_error_ratio, self.max_p99_ms = base, max_error_ratio, max_p99_ms
         self.check_every_s, self.breaches = check_every_s, breaches
         self.stopped = threading.Event()
 
@@ -117,14 +118,14 @@ class AbortWatcher(threading.Thread):
 
     def run(self) -> None:
         try:
-            before = slo.scrape(self.base_url)
+            before = slo.scrape(self.base)
         except ChaosError as exc:
             log.warning("abort watcher cannot read the target's metrics, not watching: %s", exc)
             return
         streak = 0
         while not self.stopped.wait(self.check_every_s):
             try:
-                after = slo.scrape(self.base_url)
+                after = slo.scrape(self.base)
             except ChaosError as exc:
                 log.warning("abort watcher: %s", exc)
                 continue
@@ -142,8 +143,8 @@ class AbortWatcher(threading.Thread):
 
 def before_method_control(context: dict, shop_dir: str = ".peakdrill/shop", max_error_ratio: Any = 0.5,
                           max_p99_ms: Any = 5000, check_every_s: Any = 2, breaches: Any = 2, url: str = "",
-                          **others: Any) -> None:
-    watcher = AbortWatcher(target_url(shop_dir, url), float(max_error_ratio), float(max_p99_ms), float(check_every_s), int(breaches))
+                          configuration: dict | None = None, **others: Any) -> None:
+    watcher = AbortWatcher(target(shop_dir, url, configuration), float(max_error_ratio), float(max_p99_ms), float(check_every_s), int(breaches))
     _watchers.append(watcher)
     watcher.start()
 

@@ -12,7 +12,7 @@ import time
 import uuid
 
 from peakdrill.chaos import args, client
-from peakdrill.chaos.target import target_url
+from peakdrill.chaos.target import target
 
 __all__ = ["spike_load", "validate_spike_load", "stop_spike_load"]
 
@@ -61,12 +61,12 @@ def validate_spike_load(shop_dir: str = ".peakdrill/shop", users: int = 30, dura
 
 
 def spike_load(shop_dir: str = ".peakdrill/shop", users: int = 30, duration: float = 5,
-               max_requests: int = 3000, order_every: int = 5, url: str = "") -> dict:
+               max_requests: int = 3000, order_every: int = 5, url: str = "", configuration: dict | None = None) -> dict:
     """``users`` clients without think time for ``duration`` s (at most ``max_requests`` requests);
     every ``order_every``-th request of a client places an order, the others read products.
     ``url`` aims it at a shop other than the embedded one (allowed hosts only)."""
     validate_spike_load(shop_dir, users, duration, max_requests, order_every, url)
-    base, tally = target_url(shop_dir, url), _Tally()
+    shop, tally = target(shop_dir, url, configuration), _Tally()
     _stop.clear()
     deadline = time.monotonic() + float(duration)
 
@@ -75,12 +75,12 @@ def spike_load(shop_dir: str = ".peakdrill/shop", users: int = 30, duration: flo
         while not _stop.is_set() and time.monotonic() < deadline and tally.take(int(max_requests)):
             sent += 1
             if sent % int(order_every) == 0:
-                reply = client.call("POST", f"{base}/api/orders", {"customer_id": f"crowd-{number}",
+                reply = shop.call("POST", "/api/orders", {"customer_id": f"crowd-{number}",
                                   "items": [{"product_id": sent % 200 + 1, "quantity": 1}]},
                                   {"Idempotency-Key": f"crowd-{uuid.uuid4()}"}, timeout=REQUEST_TIMEOUT_S)
                 tally.record(reply, is_order=True)
             else:
-                tally.record(client.call("GET", f"{base}/api/products/{(number * 7 + sent) % 200 + 1}",
+                tally.record(shop.call("GET", f"/api/products/{(number * 7 + sent) % 200 + 1}",
                                        timeout=REQUEST_TIMEOUT_S), is_order=False)
 
     _clients[:] = [threading.Thread(target=shopper, args=(n,), daemon=True, name=f"crowd-{n}") for n in range(int(users))]

@@ -29,10 +29,10 @@ def validate_kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app
     args.choice("process", process, KILLABLE)
 
 
-def kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app-worker") -> dict:
+def kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app-worker", configuration: dict | None = None) -> dict:
     """SIGKILL one app worker (the oldest PID), as a crashed node; its master starts a new one."""
     validate_kill_process(shop_dir, process)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     workers = app_worker_pids(state)
     if not workers:
         raise ChaosError(f"the shop in {shop_dir!r} has no app workers to kill (fix: `peakdrill shop up`)")
@@ -42,9 +42,9 @@ def kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app-worker")
     return {"killed_pid": victim, "workers_before": workers}
 
 
-def missing_app_workers(shop_dir: str = ".peakdrill/shop") -> int:
+def missing_app_workers(shop_dir: str = ".peakdrill/shop", configuration: dict | None = None) -> int:
     """How many app workers the shop is short of (0 when all are up)."""
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     return max(0, state.app.workers - len(app_worker_pids(state)))
 
 
@@ -53,10 +53,11 @@ def validate_wait_for_app_workers(shop_dir: str = ".peakdrill/shop", timeout: fl
     args.remover_by(by)
 
 
-def wait_for_app_workers(shop_dir: str = ".peakdrill/shop", timeout: float = 30, by: str = "method") -> dict:
+def wait_for_app_workers(shop_dir: str = ".peakdrill/shop", timeout: float = 30, by: str = "method",
+                         configuration: dict | None = None) -> dict:
     """Wait until the app has all its workers again; the crash counts as healed from then."""
     validate_wait_for_app_workers(shop_dir, timeout, by)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     before = set(app_worker_pids(state))
     if not procs.wait_until(lambda: len(app_worker_pids(state)) >= state.app.workers, float(timeout), 0.2):
         raise ChaosError(f"the app has {len(app_worker_pids(state))} of {state.app.workers} workers after {timeout}s "
@@ -74,10 +75,11 @@ def validate_freeze_process(shop_dir: str = ".peakdrill/shop", process: str = "s
     args.duration(duration)
 
 
-def freeze_process(shop_dir: str = ".peakdrill/shop", process: str = "sync-worker", duration: float = 30) -> dict:
+def freeze_process(shop_dir: str = ".peakdrill/shop", process: str = "sync-worker", duration: float = 30,
+                   configuration: dict | None = None) -> dict:
     """SIGSTOP the process for at most ``duration`` s (the dead-man thaws it after that)."""
     validate_freeze_process(shop_dir, process, duration)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     pid = state.sync.pid if state.sync else 0
     lifecycle.inject(shop_dir, fault=FREEZE, fault_id=f"{FREEZE}:{process}", target=f"{process} pid {pid}",
                      duration_s=float(duration), undo=thaw_sync_worker, do=lambda: freeze_sync(state))
@@ -89,12 +91,13 @@ def validate_thaw_process(shop_dir: str = ".peakdrill/shop", process: str = "syn
     args.remover_by(by)
 
 
-def thaw_process(shop_dir: str = ".peakdrill/shop", process: str = "sync-worker", by: str = "method") -> dict:
+def thaw_process(shop_dir: str = ".peakdrill/shop", process: str = "sync-worker", by: str = "method",
+                 configuration: dict | None = None) -> dict:
     """SIGCONT the frozen process; idempotent."""
     validate_thaw_process(shop_dir, process, by)
     removed = lifecycle.remove(shop_dir, f"{FREEZE}:{process}", by)
     thaw_sync_worker(shop_dir, {})  # frozen outside the ledger is still frozen: SIGCONT is harmless
-    return {"thawed": process, "was_recorded": removed is not None, "stopped": sync_frozen(shop_state(shop_dir))}
+    return {"thawed": process, "was_recorded": removed is not None, "stopped": sync_frozen(shop_state(shop_dir, configuration))}
 
 
 def thaw_sync_worker(shop_dir: str, params: dict) -> None:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from prometheus_client.parser import text_string_to_metric_families
 
 from peakdrill.chaos import args, client
-from peakdrill.chaos.target import target_url
+from peakdrill.chaos.target import target
 from peakdrill.errors import ChaosError
 
 __all__ = ["Scrape", "scrape", "figures", "slo_over_window", "validate_slo_over_window"]
@@ -40,10 +40,10 @@ class Figures:
         return asdict(self)
 
 
-def scrape(base_url: str, timeout: float = 5.0) -> Scrape:
-    reply = client.call("GET", base_url + "/metrics", timeout=timeout)
+def scrape(base: client.Target, timeout: float = 5.0) -> Scrape:
+    reply = base.call("GET", "/metrics", timeout=timeout)
     if reply.status != 200 or not isinstance(reply.body, str):
-        raise ChaosError(f"{base_url}/metrics answered {reply.status or 'nothing'} (fix: is the shop up? `peakdrill shop up`)")
+        raise ChaosError(f"{base.url}/metrics answered {reply.status or 'nothing'} (fix: is the shop up? `peakdrill shop up`)")
     # Only our family's lines are parsed: a malformed line of another metric must not blind the probe.
     ours = "\n".join(line for line in reply.body.splitlines() if REQUESTS in line) + "\n"
     buckets: dict[tuple[str, str], dict[float, float]] = {}
@@ -83,11 +83,12 @@ def validate_slo_over_window(shop_dir: str = ".peakdrill/shop", window_s: float 
     args.duration(window_s, "window_s")
 
 
-def slo_over_window(shop_dir: str = ".peakdrill/shop", window_s: float = 5, route: str = "", url: str = "") -> dict:
+def slo_over_window(shop_dir: str = ".peakdrill/shop", window_s: float = 5, route: str = "", url: str = "",
+                    configuration: dict | None = None) -> dict:
     """Requests, 5xx error ratio, 429s and p99 (ms) the shop served over the next ``window_s`` s
     (``url``: a shop other than the embedded one)."""
     validate_slo_over_window(shop_dir, window_s, route, url)
-    base = target_url(shop_dir, url)
+    base = target(shop_dir, url, configuration)
     before = scrape(base)
     time.sleep(float(window_s))
     return figures(before, scrape(base), route).to_dict() | {"window_s": float(window_s)}

@@ -28,10 +28,11 @@ def validate_fail_standin(shop_dir: str = ".peakdrill/shop", standin: str = "pay
 
 
 def fail_standin(shop_dir: str = ".peakdrill/shop", standin: str = "payment", mode: str = "error",
-                 duration: float = 30, latency_ms: int = 0, error_ratio: float = 1.0) -> dict:
+                 duration: float = 30, latency_ms: int = 0, error_ratio: float = 1.0,
+                 configuration: dict | None = None) -> dict:
     """Put a provider stand-in into a failure mode for at most ``duration`` s."""
     validate_fail_standin(shop_dir, standin, mode, duration, latency_ms, error_ratio)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     setting: dict = {}
 
     def fail() -> None:
@@ -47,12 +48,13 @@ def validate_heal_standin(shop_dir: str = ".peakdrill/shop", standin: str = "pay
     args.remover_by(by)
 
 
-def heal_standin(shop_dir: str = ".peakdrill/shop", standin: str = "payment", by: str = "method") -> dict:
+def heal_standin(shop_dir: str = ".peakdrill/shop", standin: str = "payment", by: str = "method",
+                 configuration: dict | None = None) -> dict:
     """Put the stand-in back to ``ok`` (no latency, no errors); idempotent."""
     validate_heal_standin(shop_dir, standin, by)
     lifecycle.remove(shop_dir, f"{STANDIN_FAULT}:{standin}", by)
     heal(shop_dir, {"standin": standin})  # a fault set outside the ledger is healed too
-    return {"standin": standin, "fault": get_standin_fault(shop_state(shop_dir), standin)}
+    return {"standin": standin, "fault": get_standin_fault(shop_state(shop_dir, configuration), standin)}
 
 
 def heal(shop_dir: str, params: dict) -> None:
@@ -66,10 +68,11 @@ def validate_cut_bot_capacity(shop_dir: str = ".peakdrill/shop", slots: int = 0,
     args.duration(duration)
 
 
-def cut_bot_capacity(shop_dir: str = ".peakdrill/shop", slots: int = 0, duration: float = 30) -> dict:
+def cut_bot_capacity(shop_dir: str = ".peakdrill/shop", slots: int = 0, duration: float = 30,
+                     configuration: dict | None = None) -> dict:
     """Cut the AI bot to ``slots`` concurrent chats (0 = down) for at most ``duration`` s."""
     validate_cut_bot_capacity(shop_dir, slots, duration)
-    state = shop_state(shop_dir)
+    state = shop_state(shop_dir, configuration)
     before = int(get_bot_capacity(state)["slots"])
 
     def cut() -> None:
@@ -85,11 +88,11 @@ def validate_restore_bot_capacity(shop_dir: str = ".peakdrill/shop", by: str = "
     args.remover_by(by)
 
 
-def restore_bot_capacity(shop_dir: str = ".peakdrill/shop", by: str = "method") -> dict:
+def restore_bot_capacity(shop_dir: str = ".peakdrill/shop", by: str = "method", configuration: dict | None = None) -> dict:
     """Give the bot back the capacity it had before the cut; idempotent."""
     validate_restore_bot_capacity(shop_dir, by)
     removed = lifecycle.remove(shop_dir, f"{BOT_FAULT}:bot", by)
-    return {"restored": removed is not None, "slots": get_bot_capacity(shop_state(shop_dir))["slots"]}
+    return {"restored": removed is not None, "slots": get_bot_capacity(shop_state(shop_dir, configuration))["slots"]}
 
 
 def restore_slots(shop_dir: str, params: dict) -> None:

@@ -18,6 +18,7 @@ from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
 from chaoslib.types import Strategy
 
 from peakdrill import events
+from peakdrill.chaos.target import CONFIG_KEY as ALLOWED_HOSTS_KEY
 from peakdrill.errors import SpecError, quote
 from peakdrill.spec.safeyaml import load_yaml
 
@@ -40,10 +41,12 @@ class ExperimentStep:
 
 
 def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_target_s: float,
-            shop_dir: Path | None = None) -> ExperimentStep:
+            shop_dir: Path | None = None, allowed_hosts: tuple[str, ...] | None = None) -> ExperimentStep:
     """Load and validate an experiment with its drill variables, before any load or fault starts.
 
-    ``shop_dir`` points experiments that declare a ``shop_dir`` variable at the drill's shop.
+    ``shop_dir`` points experiments that declare a ``shop_dir`` variable at the drill's shop;
+    ``allowed_hosts`` (the drill's) reaches every peakdrill activity through its ``configuration``:
+    the targets it acts on and every HTTP call it makes are checked against them.
     """
     # Read as peakdrill reads every spec (size cap, duplicate keys, alias bombs), not with chaoslib's
     # loader; JSON is YAML. What Chaos Toolkit then checks is the same as `chaos validate`.
@@ -62,6 +65,8 @@ def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_targe
     if shop_dir is not None and "shop_dir" in known:
         overrides = {"shop_dir": str(shop_dir), **overrides}
     configuration.update(overrides)
+    if allowed_hosts is not None:
+        configuration[ALLOWED_HOSTS_KEY] = list(allowed_hosts)
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as exc:

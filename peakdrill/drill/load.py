@@ -54,6 +54,8 @@ class LoadSpec:
     shape_file: str = SHAPE_FILE
     # Extra environment for Locust (a capacity search hands its steps to its shape this way).
     env: tuple[tuple[str, str], ...] = ()
+    # Where the users may connect (the run's allowlist); the master sends it on to its workers.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 class LocustProcess:
@@ -86,6 +88,7 @@ class LocustProcess:
             # Locust's own summary beside ours, so anyone can cross-check the totals.
             "--csv", str(spec.run_dir / "locust"),
             "--peakdrill-run-dir", str(spec.run_dir),
+            "--peakdrill-allowed-hosts", ",".join(spec.allowed_hosts),
         ]
 
     def start(self) -> int:

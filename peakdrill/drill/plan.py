@@ -6,7 +6,6 @@ the load ends or a target host that is not allowed all stop here, before a reque
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +79,6 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
     allowed = tuple(drill.target.allowed_hosts) + tuple(overrides.allow_hosts)
     target_url, shop_dir = _target(drill, drill_file, overrides)
     ensure_allowed(target_url, allowed, str(drill_file))
-    # The chaos provider runs in this process and checks its own targets against the same list.
-    os.environ["PEAKDRILL_ALLOWED_HOSTS"] = ",".join(allowed)
 
     duration = sum(stage.duration for stage in stages)
     steps = []
@@ -89,7 +86,8 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
         if entry.at >= duration:
             raise SpecError(str(drill_file), f"timeline.{index}.at", f"{entry.at:g}s is at or after the end of the load ({duration:g}s)",
                             "schedule it earlier or lengthen the profile's stages")
-        steps.append(prepare(index, entry.at, Path(entry.experiment), dict(entry.vars), entry.recovery_target, shop_dir))
+        steps.append(prepare(index, entry.at, Path(entry.experiment), dict(entry.vars), entry.recovery_target, shop_dir,
+                             allowed))
     return DrillPlan(drill=drill, drill_file=drill_file, profile=profile, profile_file=profile_file, stages=stages,
                      scale=scale, workers=overrides.workers if overrides.workers is not None else drill.load.workers, target_url=target_url,
                      allowed_hosts=allowed, shop_dir=shop_dir, steps=tuple(steps))

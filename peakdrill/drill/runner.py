@@ -188,7 +188,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
 
     locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
-                                    topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env))
+                                    topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
+                                    allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(plan.target_url.rstrip("/") + "/metrics", run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)

@@ -25,7 +25,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
-from peakdrill.loadgen import keepalive
+from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.rundir import GENERATOR_FILE, RUNNER_PID_ENV, STOP_REQUEST_FILE
 
@@ -213,6 +213,7 @@ def _add_options(parser) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Environment, **_) -> None:
+    egress.install(environment)  # before any user runs: connections only to the run's allowed hosts
     options = environment.parsed_options
     run_dir = getattr(options, "peakdrill_run_dir", "") if options else ""
     runner = environment.runner

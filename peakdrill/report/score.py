@@ -9,6 +9,7 @@ from peakdrill.report.recovery import measure_recovery
 from peakdrill.report.rundata import FINISHED_OK, RunData
 from peakdrill.report.series import EndpointStats, endpoint_stats, max_ms, merge_seconds, per_second
 from peakdrill.report.trust import behind_reasons, generator_max_cpu, saturated_seconds, saturation_reasons, status_reason
+from peakdrill.report.trust import refused_reasons
 from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict, compare
 from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
                                       recovery_target_s, timeline_entry)
@@ -190,6 +191,7 @@ def score_run(data: RunData) -> Score:
         trust.append(status_reason(data))
     trust.extend(saturation_reasons(data))
     trust.extend(behind_reasons(data))
+    trust.extend(refused_reasons(data))
     if not verdicts:
         trust.append("nothing to score: run.json lists no endpoints for cache_read, order or cs_first_response, "
                      "and there is no capacity.json")

@@ -1,5 +1,5 @@
-"""Can the run's own measurement be trusted? Run status, load-generator saturation, and an open-model
-generator that fell behind its intended rate."""
+"""Can the run's own measurement be trusted? Run status, load-generator saturation, an open-model
+generator that fell behind its intended rate, and requests the egress guard refused."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from peakdrill.report.rundata import RunData
 from peakdrill.report.windows import describe_seconds, is_measured, spans
+from peakdrill.safety import REFUSED_PREFIX
 
 SATURATED_CPU_PERCENT = 90.0
 SATURATED_SECONDS = 3
@@ -104,3 +105,23 @@ def behind_reasons(data: RunData) -> list[str]:
             f"intended req/s for {len(seconds)} s ({describe_seconds(data, seconds)}), so the target was not under the "
             f"profile's load; add users (the stage's pool) or load processes, or lower the scale"
             for source, (seconds, achieved, intended) in behind_seconds(data).items()]
+
+
+def refused_requests(data: RunData) -> dict[str, int]:
+    """Requests the load processes' egress guard refused, per refused host (see peakdrill/loadgen/egress.py)."""
+    refused: dict[str, int] = defaultdict(int)
+    for (_, name), bucket in data.buckets.items():
+        if REFUSED_PREFIX in name:
+            refused[name.split(REFUSED_PREFIX, 1)[1]] += bucket.count
+    return dict(sorted(refused.items()))
+
+
+def refused_reasons(data: RunData) -> list[str]:
+    """A run whose users tried to reach a host outside the allowlist did not test what it says."""
+    refused = refused_requests(data)
+    if not refused:
+        return []
+    hosts = ", ".join(f"{host} ({count:,})" for host, count in refused.items())
+    return [f"requests refused by the allowlist: {sum(refused.values()):,} (to {hosts}); the locustfile or a redirect "
+            f"of the target sent load to a host the run does not allow, so the load was not the profile's; fix the "
+            f"locustfile, or allow the host with --allow-host / target.allowed_hosts if it is yours to test"]

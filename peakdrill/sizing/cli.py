@@ -41,6 +41,11 @@ master handles a few hundred workers; shards write histograms that merge exactly
 --output-dir it also writes Kubernetes manifests: a namespace, the load tests as a ConfigMap, a
 reports volume claim, and per shard a master Job, its Service and a worker Deployment, with
 resources from the sizing. See docs/scaling.md for the arithmetic.
+
+With --drill it sizes and writes a whole drill instead: the drill runner and the masters as Jobs,
+workers as Deployments, ConfigMaps with the drill, its experiments' Kubernetes variants (the file
+of the same name in experiments/kubernetes/, or in --experiments-dir) and the load tests, a
+ServiceAccount whose Role allows exactly what those experiments call, and the reports volume.
 """
 
 PLAN_EPILOG = """\
@@ -51,6 +56,13 @@ examples:
       --host http://shop.staging.svc:8080 --allow-host shop.staging.svc --image registry/peakdrill:0.1.0
   peakdrill plan --users 1000000 --profile loadtests/profiles/double11-peak.yaml --output-dir k8s/ \\
       --host http://shop.staging.svc:8080 --allow-host shop.staging.svc      # the peak's stages, not a flat ramp
+  peakdrill plan --drill drills/demo.yaml --users 1000000 --output-dir k8s/ \\
+      --host http://shop-app.shop.svc:8080 --allow-host shop-app.shop.svc    # the whole drill, in a cluster
+  peakdrill plan --drill drills/demo.yaml --users 1000000 --calibration calibration.json \\
+      --host http://shop-app.shop.svc:8080 --allow-host shop-app.shop.svc \\
+      --target-namespace shop --start-at 2026-11-10T15:30:00Z --output-dir k8s/
+  peakdrill plan --drill drills/demo.yaml --users 1000000 --experiments-dir my-cluster/experiments \\
+      --host http://shop.prod.svc:8080 --allow-host shop.prod.svc               # your own variants
   kubectl apply -f k8s/
 """
 
@@ -91,6 +103,10 @@ def calibrate(args: argparse.Namespace) -> int:
 
 
 def plan(args: argparse.Namespace) -> int:
+    if args.drill:
+        from peakdrill.sizing.drill_cli import plan_drill
+
+        return plan_drill(args)
     from peakdrill.sizing.calibration import CONSERVATIVE, load_calibration
     from peakdrill.sizing.manifests import ClusterRun, ProfileLoad, write_manifests
     from peakdrill.sizing.plan import PlanRequest, table
@@ -172,4 +188,12 @@ def register(subparsers) -> None:
     option(parser, "--run-id", help="run directory name under the reports volume (default: time-stamped)")
     option(parser, "--loadtests-dir", default="loadtests", help="the load tests to ship in the ConfigMap")
     option(parser, "--namespace", default="peakdrill", help="Kubernetes namespace for everything")
+    drills = parser.add_argument_group("whole drills in a cluster (--drill)")
+    option(drills, "--drill", metavar="DRILL.yaml",
+           help="size this drill's profile and write what runs the whole drill in a cluster")
+    option(drills, "--experiments-dir", metavar="DIR",
+           help="take the timeline's experiments from DIR, by file name (default: the kubernetes/ directory next to each)")
+    option(drills, "--target-namespace", default="shop", help="the shop's namespace, where the experiments act (the Role's)")
+    option(drills, "--start-at", metavar="UTC",
+           help="when the masters start together, e.g. 2026-11-10T15:30:00Z (default with several: plan time + 30 min)")
     parser.set_defaults(handler=plan)

@@ -33,14 +33,22 @@ MASTER_RESOURCES = {"cpu": "1", "memory": "2Gi"}
 LOCUST_PORT = 5557
 PROFILE_SHAPE = "profile_shape.py"  # under the load tests directory
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
-class _Dumper(yaml.SafeDumper):
+class Dumper(yaml.SafeDumper):
     # Shared label dicts would come out as YAML anchors (&id001), which people reading or
     # patching the manifests trip over.
     def ignore_aliases(self, data) -> bool:
         return True
+
+
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Files in ConfigMaps read as files (a block), not as one escaped line.
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|" if "\n" in data else None)
+
+
+Dumper.add_representer(str, _text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +62,11 @@ class ProfileLoad:
     @classmethod
     def shipped(cls, profile: Profile, path: Path, loadtests_dir: Path) -> ProfileLoad:
         """``profile``, read from ``path``, as the masters will find it in the ConfigMap."""
-        try:
-            relative = path.resolve().relative_to(loadtests_dir.resolve())
-        except ValueError:
-            raise SizingError(f"--profile {str(path)!r} is not under --loadtests-dir {str(loadtests_dir)!r}: only the "
-                              f"load tests ship in the ConfigMap; put the profile in {loadtests_dir}/profiles/") from None
+        relative = shipped_path(path, loadtests_dir, "--profile")
         if not (loadtests_dir / PROFILE_SHAPE).is_file():
             raise SizingError(f"--loadtests-dir {str(loadtests_dir)!r} has no {PROFILE_SHAPE}, which runs a profile's "
                               "stages; copy it from the project's loadtests/")
-        return cls(path=relative.as_posix(), peak_users=profile.peak_users)
+        return cls(path=relative, peak_users=profile.peak_users)
 
     def scale(self, shard: Shard) -> float:
         return shard.users / self.peak_users
@@ -91,20 +95,33 @@ class ClusterRun:
             (self.ramp_up_s > 0, f"--ramp-up {self.ramp_up_s!r} must be above 0 seconds; e.g. 600"),
             (bool(self.image.strip()), f"--image {self.image!r} is empty; name an image with peakdrill installed"),
             (bool(_NAME.fullmatch(self.run_id)), f"--run-id {self.run_id!r} may hold only letters, digits, '.', '_' and '-'"),
-            (bool(_DNS_LABEL.fullmatch(self.namespace)),
+            (bool(DNS_LABEL.fullmatch(self.namespace)),
              f"--namespace {self.namespace!r} is not a Kubernetes name; use lower-case letters, digits and '-'"),
         ])
 
 
-def _labels(component: str, shard: Shard | None = None) -> dict[str, str]:
+def shipped_path(path: Path, loadtests_dir: Path, what: str) -> str:
+    """``path`` relative to the load tests directory, which is all the ConfigMap ships."""
+    try:
+        return path.resolve().relative_to(loadtests_dir.resolve()).as_posix()
+    except ValueError:
+        raise SizingError(f"{what} {str(path)!r} is not under --loadtests-dir {str(loadtests_dir)!r}: only the "
+                          f"load tests ship in the ConfigMap; put it in {loadtests_dir}/") from None
+
+
+def labels(component: str, shard: Shard | None = None) -> dict[str, str]:
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": component}
     if shard is not None:
         labels["peakdrill/shard"] = str(shard.index)
     return labels
 
 
-def _meta(name: str, run: ClusterRun, labels: dict[str, str], **extra) -> dict:
-    return {"name": name, "namespace": run.namespace, "labels": labels, **extra}
+def namespace(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels("namespace")}}
+
+
+def meta(name: str, namespace: str, labels: dict[str, str], **extra) -> dict:
+    return {"name": name, "namespace": namespace, "labels": labels, **extra}
 
 
 def _configmap_key(relative: Path) -> str:
@@ -126,16 +143,29 @@ def loadtest_files(loadtests_dir: Path) -> dict[str, str]:
     return files
 
 
-def _configmap(run: ClusterRun, files: dict[str, str]) -> dict:
+def loadtests_configmap(namespace: str, files: dict[str, str]) -> dict:
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": _meta(f"{NAME}-loadtests", run, _labels("loadtests")),
+            "metadata": meta(f"{NAME}-loadtests", namespace, labels("loadtests")),
             "data": {_configmap_key(Path(path)): text for path, text in files.items()}}
 
 
-def _volumes(files: dict[str, str]) -> list[dict]:
+def loadtests_volume(files: dict[str, str]) -> dict:
     items = [{"key": _configmap_key(Path(path)), "path": path} for path in files]
-    return [{"name": "loadtests", "configMap": {"name": f"{NAME}-loadtests", "items": items}},
-            {"name": "reports", "persistentVolumeClaim": {"claimName": f"{NAME}-reports"}}]
+    return {"name": "loadtests", "configMap": {"name": f"{NAME}-loadtests", "items": items}}
+
+
+REPORTS_VOLUME = {"name": "reports", "persistentVolumeClaim": {"claimName": f"{NAME}-reports"}}
+
+
+def reports_claim(namespace: str) -> dict:
+    # Every master writes into the one reports volume, and it outlives their pods: ReadWriteMany.
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": meta(f"{NAME}-reports", namespace, labels("reports")),
+            "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}}}}
+
+
+def _volumes(files: dict[str, str]) -> list[dict]:
+    return [loadtests_volume(files), REPORTS_VOLUME]
 
 
 def _container(name: str, run: ClusterRun, shard: Shard, args: list[str], resources: dict[str, str]) -> dict:
@@ -160,7 +190,7 @@ def _master_name(shard: Shard) -> str:
 
 
 def _master_job(shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
-    labels = _labels("master", shard)
+    pod_labels = labels("master", shard)
     # With a profile, its shape sets users, spawn rates and the end of the run.
     flat = [] if run.profile else ["-u", str(shard.users), "-r", f"{max(1.0, shard.users / run.ramp_up_s):g}",
                                    "-t", run.run_time]
@@ -168,38 +198,35 @@ def _master_job(shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
             "--stop-timeout", "10", "--peakdrill-run-dir", f"{REPORTS_MOUNT}/{run.run_id}"]
     pod = {"restartPolicy": "Never", "volumes": _volumes(files),
            "containers": [_container("locust-master", run, shard, args, MASTER_RESOURCES)]}
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": _meta(_master_name(shard), run, labels),
-            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": labels}, "spec": pod}}}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta(_master_name(shard), run.namespace, pod_labels),
+            "spec": {"backoffLimit": 0, "template": {"metadata": {"labels": pod_labels}, "spec": pod}}}
 
 
 def _master_service(shard: Shard, run: ClusterRun) -> dict:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": _meta(_master_name(shard), run, _labels("master", shard)),
-            "spec": {"selector": _labels("master", shard),
+    return {"apiVersion": "v1", "kind": "Service", "metadata": meta(_master_name(shard), run.namespace, labels("master", shard)),
+            "spec": {"selector": labels("master", shard),
                      "ports": [{"name": "locust", "port": LOCUST_PORT, "targetPort": LOCUST_PORT}]}}
 
 
 def _worker_deployment(sizing: Sizing, shard: Shard, run: ClusterRun, files: dict[str, str]) -> dict:
-    labels = _labels("worker", shard)
+    pod_labels = labels("worker", shard)
     resources = {"cpu": "1", "memory": f"{sizing.memory_per_worker_bytes // MIB}Mi"}
     args = ["--worker", "--master-host", _master_name(shard), "--master-port", str(LOCUST_PORT)]
     annotations = {"peakdrill/nofile": str(sizing.fds_per_worker), "peakdrill/users-per-worker": str(sizing.users_per_worker)}
     pod = {"volumes": _volumes(files), "containers": [_container("locust-worker", run, shard, args, resources)]}
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": _meta(f"{NAME}-worker-{shard.index}", run, labels, annotations=annotations),
-            "spec": {"replicas": shard.workers, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod}}}
+            "metadata": meta(f"{NAME}-worker-{shard.index}", run.namespace, pod_labels, annotations=annotations),
+            "spec": {"replicas": shard.workers, "selector": {"matchLabels": pod_labels},
+                     "template": {"metadata": {"labels": pod_labels, "annotations": annotations}, "spec": pod}}}
 
 
 def manifests(sizing: Sizing, run: ClusterRun) -> dict[str, list[dict]]:
     """File name -> the Kubernetes objects it holds, in the order to apply them."""
     files = loadtest_files(run.loadtests_dir)
     common = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": run.namespace, "labels": _labels("namespace")}},
-        _configmap(run, files),
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-         "metadata": _meta(f"{NAME}-reports", run, _labels("reports")),
-         # Every master writes its own histogram file into one run directory: one shared volume.
-         "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "20Gi"}}}},
+        namespace(run.namespace),
+        loadtests_configmap(run.namespace, files),
+        reports_claim(run.namespace),
     ]
     out = {"00-common.yaml": common}
     for shard in sizing.shards:
@@ -211,14 +238,19 @@ def manifests(sizing: Sizing, run: ClusterRun) -> dict[str, list[dict]]:
     return out
 
 
-def write_manifests(sizing: Sizing, run: ClusterRun, output_dir: Path) -> list[Path]:
+def write_files(files: dict[str, list[dict]], sizing: Sizing, output_dir: Path) -> list[Path]:
+    """Write each file's objects under ``output_dir`` (names may hold a sub-directory)."""
     header = (f"# Written by `peakdrill plan` for {sizing.request.users:,} users ({sizing.workers} workers, "
               f"{sizing.masters} master(s)). Apply with: kubectl apply -f {output_dir}/\n"
               f"# Workers need an open-file limit of at least {sizing.fds_per_worker} (container runtime nofile).\n")
-    output_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, objects in manifests(sizing, run).items():
+    for name, objects in files.items():
         path = output_dir / name
-        path.write_text(header + yaml.dump_all(objects, Dumper=_Dumper, sort_keys=False), encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(header + yaml.dump_all(objects, Dumper=Dumper, sort_keys=False), encoding="utf-8")
         written.append(path)
     return written
+
+
+def write_manifests(sizing: Sizing, run: ClusterRun, output_dir: Path) -> list[Path]:
+    return write_files(manifests(sizing, run), sizing, output_dir)
