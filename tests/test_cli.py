@@ -141,6 +141,13 @@ def test_every_option_has_one_variable_with_one_meaning():
         path.read_text(encoding="utf-8") for path in (ROOT / "experiments").rglob("*.yaml"))))
     clashes = (experiment_keys & set(by_env)) - {"PEAKDRILL_SHOP_DIR"}
     assert not clashes, f"experiment variables also read as options: {sorted(clashes)}"
+    # Variables peakdrill sets for the processes it starts (Locust, pods) that are also options must
+    # mean the same there: the profile's scale, the endpoint map, the calibration path, the start time.
+    internal = {name for path in [*(ROOT / "peakdrill").rglob("*.py"), *(ROOT / "loadtests").rglob("*.py")]
+                if not path.name.endswith("cli.py")
+                for name in re.findall(r'"(PEAKDRILL_[A-Z0-9_]+)"', path.read_text(encoding="utf-8"))}
+    same_meaning = {"PEAKDRILL_SCALE", "PEAKDRILL_ENDPOINTS", "PEAKDRILL_CALIBRATE_PATH", "PEAKDRILL_START_AT"}
+    assert internal & set(by_env) <= same_meaning, sorted(internal & set(by_env) - same_meaning)
 
 
 def test_flags_and_lists_come_from_the_environment(monkeypatch):
