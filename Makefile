@@ -15,11 +15,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Debian's Chromium renders the HTML report in the browser test.
+# Debian packages: Chromium renders the HTML report in the browser test; PostgreSQL (server and
+# pgbench) backs `shop up --db postgres` and the generic drivers' tests; iptables sets the
+# network partition inside a namespace (experiments/generic/); iproute2 creates the namespaces.
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" != 0 ]; then echo "make: chromium is missing; run 'sudo apt-get install chromium' (needed by the browser test)" >&2; exit 2; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql postgresql-contrib"; \
+	  command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$$missing iptables"; \
+	  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
+	  [ -z "$$missing" ] || { \
+	    if [ "$$(id -u)" != 0 ]; then echo "make: missing Debian packages:$$missing; run 'sudo apt-get install$$missing'" >&2; exit 2; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 # Reference shop up, the demo drill (about 2 minutes), its report, shop down (also on failure or Ctrl-C).
 demo: $(STAMP)

@@ -122,6 +122,8 @@ SHARED = {
     "PEAKDRILL_NAME": "replayed profile's name",
     "PEAKDRILL_THINK_MIN": "replayed profile's think time",
     "PEAKDRILL_THINK_MAX": "replayed profile's think time",
+    "PEAKDRILL_SLO": "the SLO rule file or preset a run is scored by",
+    "PEAKDRILL_THRESHOLD": "extra SLO rules, k6 style",
 }
 
 

@@ -7,6 +7,7 @@ import csv
 import json
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from browser import assert_drawn, rendered_charts, screenshot
 from peakdrill.histograms import iter_records, load_buckets, merge_buckets
+from peakdrill.shop import stop_shop
 from peakdrill.shop.state import state_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,12 +25,25 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     work = tmp_path_factory.mktemp("demo")
+    shop_dir = work / "shop"
     env = dict(os.environ, PEAKDRILL_REPORTS_DIR=str(work / "reports"))
-    result = subprocess.run(["make", "--no-print-directory", "demo", f"SHOP_DIR={work / 'shop'}"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=420)
+    command = ["make", "--no-print-directory", "demo", f"SHOP_DIR={shop_dir}"]
+    # Its own process group, so that a demo past its time is stopped whole (the drill stops in order on SIGTERM).
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=420)
+        shop_left_up = state_path(shop_dir).exists()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=60)
+        if state_path(shop_dir).exists():  # a demo that failed or was stopped never leaves its shop running
+            stop_shop(shop_dir)
+    result = subprocess.CompletedProcess(command, process.returncode, out, err)
     runs = list((work / "reports").iterdir()) if (work / "reports").exists() else []
     assert len(runs) == 1, result.stdout[-3000:] + result.stderr[-3000:]
-    assert not state_path(work / "shop").exists(), "make demo must take the shop down"
+    assert not shop_left_up, "make demo must take the shop down"
     return result, runs[0]
 
 

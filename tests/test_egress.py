@@ -17,6 +17,7 @@ from loadkit import finish, peakdrill, start_peakdrill, write_profile
 from peakdrill.chaos import client, slo
 from peakdrill.chaos.target import allowed_hosts
 from peakdrill.drill.experiments import prepare
+from peakdrill.drill.scraper import SERVER_METRICS_FILE, MetricsScraper
 from peakdrill.errors import ChaosError, EgressRefusedError
 from peakdrill.exitcodes import ExitCode
 from peakdrill.histograms import Recorder, load_buckets
@@ -106,6 +107,15 @@ def test_a_chaos_probe_is_not_led_off_the_allowlist_by_a_redirect_and_takes_the_
         with pytest.raises(ChaosError):  # the listener has no /metrics to read
             slo.slo_over_window(window_s=1, url=target.url, configuration={"peakdrill_allowed_hosts": ["127.0.0.2"]})
         assert away.connections == 1
+
+
+def test_the_drills_metrics_scraper_does_not_follow_a_redirect_off_the_allowlist(tmp_path):
+    with counting_server("127.0.0.2") as away, counting_server("127.0.0.1", redirect_everything=True) as target:
+        target.redirect_to = f"{away.url}/metrics"
+        MetricsScraper(client.Target(target.url, Allowlist(LOOPBACK_HOSTS)), tmp_path).scrape_once()
+        assert target.connections == 1 and away.connections == 0
+    [record] = [json.loads(line) for line in (tmp_path / SERVER_METRICS_FILE).read_text().splitlines()]
+    assert record["ok"] is False and away.url.removeprefix("http://") in record["error"]
 
 
 def test_a_drill_hands_its_allowed_hosts_to_every_experiment():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -23,16 +24,27 @@ CHAOS = str(Path(os.sys.executable).parent / "chaos")
 LOOPBACK = Allowlist(LOOPBACK_HOSTS)
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.yaml"))
 CLUSTER_EXPERIMENTS = sorted((ROOT / "experiments" / "kubernetes").glob("*.yaml"))
+GENERIC_EXPERIMENTS = sorted((ROOT / "experiments" / "generic").glob("*.yaml"))
 PLANS = ("flash-crowd", "app-node-crash", "cache-outage", "database-slowdown", "payment-gateway-failure",
          "inventory-sync-lag", "cs-overload", "logistics-outage")
 
 
-def test_there_is_one_experiment_per_emergency_plan_for_the_shop_and_for_kubernetes():
+def test_there_is_one_experiment_per_emergency_plan_for_the_shop_for_kubernetes_and_for_any_system():
     assert sorted(p.stem for p in EXPERIMENTS) == sorted(PLANS)
     assert sorted(p.stem for p in CLUSTER_EXPERIMENTS) == sorted(PLANS)
+    assert sorted(p.stem for p in GENERIC_EXPERIMENTS) == sorted(PLANS)
 
 
-@pytest.mark.parametrize("experiment", EXPERIMENTS + CLUSTER_EXPERIMENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("experiment", GENERIC_EXPERIMENTS, ids=lambda p: p.name)
+def test_generic_experiments_use_only_the_generic_drivers_and_variables(experiment):
+    text = experiment.read_text()
+    modules = set(re.findall(r"module: (\S+)", text))
+    assert modules <= {"peakdrill.chaos.guard", "peakdrill.chaos.generic_probes", "peakdrill.chaos.generic_process",
+                       "peakdrill.chaos.generic_network", "peakdrill.chaos.generic_http"}, modules
+    assert "shop_dir" not in text and "PEAKDRILL_SHOP_DIR" not in text
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS + CLUSTER_EXPERIMENTS + GENERIC_EXPERIMENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_chaos_validate_accepts_every_experiment(experiment, tmp_path):
     result = subprocess.run([CHAOS, "--no-log-file", "validate", str(experiment)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -61,7 +73,7 @@ def background_load(url: str, max_s: float = 120, max_requests: int = 3000) -> I
 
 
 def chaos_run(experiment: str, shop_dir: str, tmp_path: Path, env: dict[str, str], *extra: str) -> tuple[subprocess.CompletedProcess, dict]:
-    journal_path = tmp_path / f"{experiment}.json"
+    journal_path = tmp_path / f"{experiment.replace('/', '-')}.json"
     result = subprocess.run([CHAOS, "--no-log-file", "run", "--journal-path", str(journal_path), *extra,
                              str(ROOT / "experiments" / f"{experiment}.yaml")], capture_output=True, text=True,
                             timeout=240, cwd=tmp_path, env=dict(os.environ, PEAKDRILL_SHOP_DIR=shop_dir, **env))

@@ -72,7 +72,8 @@ def _experiment_being_validated() -> dict | None:
 
 
 def validate_guard_arguments(shop_dir: str = "", url: str = "", max_error_ratio: Any = 0.5, max_p99_ms: Any = 5000,
-                             check_every_s: Any = 2, breaches: Any = 2) -> None:
+                             check_every_s: Any = 2, breaches: Any = 2, watch: Any = True) -> None:
+    args.choice("watch", watch, (True, False))
     args.number("max_error_ratio", max_error_ratio, 0.0, 1.0, 0.5)
     args.number("max_p99_ms", max_p99_ms, 0.0, 600_000.0, 5000)
     args.duration(check_every_s, "check_every_s")
@@ -143,7 +144,9 @@ class AbortWatcher(threading.Thread):
 
 def before_method_control(context: dict, shop_dir: str = ".peakdrill/shop", max_error_ratio: Any = 0.5,
                           max_p99_ms: Any = 5000, check_every_s: Any = 2, breaches: Any = 2, url: str = "",
-                          configuration: dict | None = None, **others: Any) -> None:
+                          watch: Any = True, configuration: dict | None = None, **others: Any) -> None:
+    if not watch:  # a system without peakdrill's /metrics (experiments/generic/): no abort condition to judge
+        return
     watcher = AbortWatcher(target(shop_dir, url, configuration), float(max_error_ratio), float(max_p99_ms), float(check_every_s), int(breaches))
     _watchers.append(watcher)
     watcher.start()

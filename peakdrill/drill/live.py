@@ -48,11 +48,23 @@ class LiveStats:
                 self._seconds.setdefault(second, Bucket()).merge(bucket)
                 self.buckets.setdefault((second, name), Bucket()).merge(bucket)
 
-    def window(self, seconds: int) -> Window | None:
-        """The last ``seconds`` seconds that have data (workers report every few seconds)."""
+    @property
+    def names(self) -> set[str]:
+        return {name for _, name in self.buckets}
+
+    def bucket(self, seconds: int, names: set[str] | None = None) -> Bucket | None:
+        """The last ``seconds`` seconds that have data (workers report every few seconds), merged over
+        ``names`` (every request if None)."""
         if not self._seconds:
             return None
         newest = max(self._seconds)
-        buckets = [self._seconds[s] for s in range(newest - seconds + 1, newest + 1) if s in self._seconds]
-        merged = merge_buckets(buckets)
+        first = newest - seconds + 1
+        if names is None:
+            return merge_buckets(self._seconds[s] for s in range(first, newest + 1) if s in self._seconds)
+        return merge_buckets(b for (s, name), b in self.buckets.items() if s >= first and name in names)
+
+    def window(self, seconds: int) -> Window | None:
+        merged = self.bucket(seconds)
+        if merged is None:
+            return None
         return Window(seconds=seconds, requests=merged.count, failures=merged.failures, p95_ms=merged.percentile_ms(95))

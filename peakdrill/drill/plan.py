@@ -13,8 +13,10 @@ from peakdrill.drill.experiments import ExperimentStep, prepare
 from peakdrill.errors import SpecError
 from peakdrill.safety import ensure_allowed
 from peakdrill.shop.state import load_state
-from peakdrill.spec.drill import Drill, load_drill
-from peakdrill.spec.endpoints import endpoints_env
+from peakdrill.slo.check import check_rules
+from peakdrill.slo.model import Rule, RuleSet
+from peakdrill.spec.drill import Drill, abort_rules, load_drill
+from peakdrill.spec.endpoints import endpoints_env, request_names
 from peakdrill.spec.profile import Profile, Stage, load_profile
 
 # Time Locust may take beyond the profile before the runner stops it.
@@ -45,6 +47,21 @@ class DrillPlan:
     allowed_hosts: tuple[str, ...]
     shop_dir: Path | None
     steps: tuple[ExperimentStep, ...]
+    rules: RuleSet | None = None  # the command line's rules; None: the drill's slo: section
+
+    @property
+    def ruleset(self) -> RuleSet:
+        return self.rules if self.rules is not None else self.drill.ruleset()
+
+    @property
+    def abort_rules(self) -> tuple[Rule, ...]:
+        """The rules that stop the run: the ``abort:`` section's limits, plus rules marked ``abort: true``."""
+        return abort_rules(self.drill.abort) + self.ruleset.aborts
+
+    def check_rules(self, source: str) -> None:
+        """Rules that cannot match (an unknown group, a glob matching nothing in the map) stop here."""
+        check_rules(self.ruleset, source, self.drill.endpoints.model_dump(),
+                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages])
 
     @property
     def locust_env(self) -> tuple[tuple[str, str], ...]:
@@ -88,6 +105,9 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
                             "schedule it earlier or lengthen the profile's stages")
         steps.append(prepare(index, entry.at, Path(entry.experiment), dict(entry.vars), entry.recovery_target, shop_dir,
                              allowed))
-    return DrillPlan(drill=drill, drill_file=drill_file, profile=profile, profile_file=profile_file, stages=stages,
-                     scale=scale, workers=overrides.workers if overrides.workers is not None else drill.load.workers, target_url=target_url,
+    plan = DrillPlan(drill=drill, drill_file=drill_file, profile=profile, profile_file=profile_file, stages=stages,
+                     scale=scale, workers=overrides.workers if overrides.workers is not None else drill.load.workers,
+                      target_url=target_url,
                      allowed_hosts=allowed, shop_dir=shop_dir, steps=tuple(steps))
+    plan.check_rules(str(drill_file))
+    return plan

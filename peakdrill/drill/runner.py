@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdrill import __version__, events
+from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
 from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
@@ -30,6 +31,7 @@ from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
+from peakdrill.safety import Allowlist
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,8 @@ def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) 
         "scale": plan.scale, "workers": plan.workers,
         "target": {"url": plan.target_url, "allowed_hosts": list(plan.allowed_hosts)},
         "stages": [], "timeline": [],
-        "slo": drill.slo.model_dump(), "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
+        "slo": {"recovery_window_s": plan.ruleset.recovery_window_s}, "slo_rules": plan.ruleset.to_dict(),
+        "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
         "versions": _versions(),
         "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
         "status": "running",
@@ -118,7 +121,8 @@ class DrillRun:
         events_file = self.run.path / events.EVENTS_FILE
         while time.monotonic() < deadline:
             if self.locust.poll() is not None:
-                raise DrillError(f"Locust exited before the load started; its log says:\n{self.locust.log_tail()}")
+                raise DrillError(f"{self.locust.spec.locustfile}: Locust exited before the load started (it rejects the "
+                                 f"locustfile or an option); fix what its log says:\n{self.locust.log_tail()}")
             if events_file.exists():
                 for line in events_file.read_text(encoding="utf-8").splitlines():
                     if '"stage_started"' in line:
@@ -154,7 +158,7 @@ class DrillRun:
         load_start = self._wait_for_load_start()
         self.run.update_meta(load_start_ts=load_start, **_on_the_clock(plan, load_start - start_ts))
         clock = Clock(run_start_ts=start_ts, load_start_ts=load_start, stages=plan.stages)
-        self.watcher = DrillWatcher(self.run.path, clock, plan.drill.abort, self.bus, self._next_fault, self.show_progress)
+        self.watcher = DrillWatcher(self.run.path, clock, plan.abort_rules, plan.drill.endpoints.model_dump(), self.bus, self._next_fault, self.show_progress)
         self.watcher.start()
         for step in plan.steps:
             if not self._sleep_until(load_start + step.at_s):
@@ -190,7 +194,7 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
                                     topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
                                     allowed_hosts=plan.allowed_hosts))
-    scraper = MetricsScraper(plan.target_url.rstrip("/") + "/metrics", run.path)
+    scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)

@@ -1,7 +1,8 @@
 """Scrapes the target's Prometheus ``/metrics`` into the run directory every few seconds.
 
 Scrapes are stored verbatim so the report (or any Prometheus tool) can read them later; a failed
-scrape is stored as such, so a gap in the server's view is visible, not silent.
+scrape is stored as such, so a gap in the server's view is visible, not silent. Each scrape goes
+through the chaos provider's guarded client: a redirect off the run's allowlist is refused, not followed.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from peakdrill.chaos.client import Target
+from peakdrill.errors import EgressRefusedError
 
 SERVER_METRICS_FILE = "server-metrics.jsonl"
 
 
 class MetricsScraper(threading.Thread):
-    def __init__(self, url: str, run_dir: Path, interval_s: float = 2.0) -> None:
+    def __init__(self, target: Target, run_dir: Path, interval_s: float = 2.0) -> None:
         super().__init__(name="metrics-scraper", daemon=True)
-        self.url = url
+        self.target = target
+        self.url = target.url + "/metrics"
         self.path = run_dir / SERVER_METRICS_FILE
         self.interval_s = interval_s
         self._halt = threading.Event()
@@ -27,10 +30,15 @@ class MetricsScraper(threading.Thread):
     def scrape_once(self) -> None:
         record: dict = {"ts": round(time.time(), 3), "url": self.url}
         try:
-            with urllib.request.urlopen(self.url, timeout=self.interval_s) as resp:
-                record.update(ok=True, text=resp.read().decode("utf-8", errors="replace"))
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            reply = self.target.call("GET", "/metrics", timeout=self.interval_s)
+        except EgressRefusedError as exc:
             record.update(ok=False, error=str(exc))
+        else:
+            if reply.status == 200 and isinstance(reply.body, str):
+                record.update(ok=True, text=reply.body)
+            else:
+                record.update(ok=False, error=f"HTTP {reply.status}" if reply.status else
+                              ("timed out" if reply.timed_out else "no answer"))
         with self.path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(record) + "\n")
 

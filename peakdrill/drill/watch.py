@@ -1,6 +1,7 @@
 """Watches a running drill: live progress for the operator and the abort condition for safety.
 
-The abort condition (error ratio or p95 far past budget, sustained) interrupts a running
+The abort condition (the rules marked ``abort: true``, and the ``abort:`` section's error ratio and
+p95 limits, each broken for its ``sustained`` time) interrupts a running
 experiment the way Chaos Toolkit itself offers, with SIGUSR1 ("stop now, keep the rollbacks"), so
 the rollbacks always play; between experiments it just tells the runner to stop.
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from peakdrill import events
 from peakdrill.drill.live import LiveStats
-from peakdrill.spec.drill import Abort
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, Rule
+from peakdrill.slo.select import select
 from peakdrill.spec.profile import Stage
 
 PROGRESS_EVERY_S = 5.0
@@ -50,11 +52,11 @@ class Clock:
 
 
 class DrillWatcher(threading.Thread):
-    def __init__(self, run_dir: Path, clock: Clock, abort: Abort, bus: events.EventBus,
+    def __init__(self, run_dir: Path, clock: Clock, abort_rules: tuple[Rule, ...], groups: dict, bus: events.EventBus,
                  next_fault: Callable[[float], str], show_progress: bool) -> None:
         super().__init__(name="drill-watcher", daemon=True)
         self.live = LiveStats(run_dir)
-        self.clock, self.abort, self.bus = clock, abort, bus
+        self.clock, self.abort_rules, self.groups, self.bus = clock, abort_rules, groups, bus
         self.next_fault = next_fault
         self.show_progress = show_progress
         self.in_experiment = threading.Event()
@@ -72,15 +74,24 @@ class DrillWatcher(threading.Thread):
                 last_progress = now
                 self._print_progress()
 
+    def _broken(self, rule: Rule) -> str:
+        """Why ``rule`` is broken over its sustained window, or "" while it holds (or lacks data)."""
+        seconds = max(1, int(rule.sustained_s))
+        names = None if rule.requests == ("*",) else select(rule.requests, self.live.names, self.groups)
+        bucket = self.live.bucket(seconds, names)
+        if bucket is None or bucket.count < MIN_REQUESTS_FOR_ABORT:
+            return ""
+        kind = rule.metric.kind
+        measured = {ERROR_RATIO: lambda: bucket.failures / bucket.count,
+                    SUCCESS_RATIO: lambda: 1 - bucket.failures / bucket.count,
+                    RPS: lambda: bucket.count / seconds}.get(kind, lambda: bucket.percentile_ms(rule.metric.percentile or 100))()
+        if rule.bound.holds(measured):
+            return ""
+        shown = f"{measured:.0%}" if kind in (ERROR_RATIO, SUCCESS_RATIO) else f"{measured:.0f}" + (" ms" if kind == LATENCY else "/s")
+        return f"{rule.title}: {rule.metric.text} {shown} over the last {seconds}s breaks {rule.bound.text}"
+
     def _check_abort(self) -> None:
-        window = self.live.window(int(self.abort.sustained))
-        if window is None or window.requests < MIN_REQUESTS_FOR_ABORT:
-            return
-        reason = ""
-        if window.error_ratio >= self.abort.error_ratio:
-            reason = f"error ratio {window.error_ratio:.0%} over the last {window.seconds}s >= abort limit {self.abort.error_ratio:.0%}"
-        elif window.p95_ms >= self.abort.p95_ms:
-            reason = f"p95 {window.p95_ms:.0f} ms over the last {window.seconds}s >= abort limit {self.abort.p95_ms:.0f} ms"
+        reason = next((why for rule in self.abort_rules if (why := self._broken(rule))), "")
         if reason:
             self.aborted.set()
             self.bus.publish(events.Abort(reason=reason))

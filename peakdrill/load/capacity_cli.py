@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from peakdrill.argtypes import duration, number
@@ -19,6 +20,7 @@ from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
 from peakdrill.outputs import output_dir
 from peakdrill.report.capacity import CapacityStep
+from peakdrill.slo.model import RuleSet
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.profile import Profile, load_profile
@@ -109,7 +111,8 @@ def _print_steps(result: dict) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    options = load_options(args)
+    # A capacity search judges its steps by --p95-ms/--error-ratio; only rules given here score the run.
+    options = replace(load_options(args), rules=load_options(args).rules or RuleSet())
     search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints))
     stages = search.stages(options.scale)
     plan = build_load_plan(options, stages=stages)

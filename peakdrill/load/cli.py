@@ -15,6 +15,7 @@ from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, b
 from peakdrill.load.worker import run_worker
 from peakdrill.outputs import output_dir
 from peakdrill.spec.limits import MAX_DURATION_S, MAX_LOCAL_WORKERS, MAX_REMOTE_WORKERS, MAX_SCALE
+from peakdrill.report.cli import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
 Run a load profile through real Locust (a master and N local worker processes) against a target,
@@ -30,6 +31,10 @@ EPILOG = """\
 examples:
   peakdrill load loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --workers 2
   peakdrill load loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --scale 0.5 --no-report
+
+  # your own system and locustfile, judged by rules (docs/slo.md)
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
+      --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
 
   # across machines: the master (records and reports) and two machines of 4 workers each
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
@@ -54,6 +59,8 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
     option(parser, "--endpoints", metavar="MAP.yaml",
            help="the target's endpoint map, for a shop whose paths differ (see loadtests/targets/); "
                 "default: the reference shop's paths")
+    add_rule_options(parser, "instead of the default (the reference-shop preset with the shop's own locustfile, "
+                             "no rules with another)")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
@@ -63,9 +70,11 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
 def load_options(args: argparse.Namespace, host_required: bool = True) -> LoadOptions:
     if host_required and not args.host:
         raise SpecError(COMMAND_LINE, "--host", "no target given", "pass --host http://127.0.0.1:8800 (the target's base URL)")
+    rules = rules_from_args(args)
     return LoadOptions(profile_file=Path(args.profile_file), host=args.host or "", scale=args.scale, workers=args.workers,
                        locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()),
-                       endpoints=Path(args.endpoints) if args.endpoints else None)
+                       endpoints=Path(args.endpoints) if args.endpoints else None, rules=rules,
+                       rules_source=args.slo if args.slo else COMMAND_LINE)
 
 
 def _topology(args: argparse.Namespace) -> Topology:

@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from peakdrill.drill.plan import END_GRACE_S, DrillPlan
 from peakdrill.errors import COMMAND_LINE, SpecError
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
+from peakdrill.slo.model import RuleSet
+from peakdrill.slo.presets import REFERENCE_SHOP, preset
 from peakdrill.spec.drill import Drill, Load
 from peakdrill.spec.profile import Stage, load_profile
 
@@ -33,6 +35,9 @@ class LoadOptions:
     locustfile: Path = Path(DEFAULT_LOCUSTFILE)
     allow_hosts: tuple[str, ...] = ()
     endpoints: Path | None = None  # the target's endpoint map; None: the reference shop's paths
+    # --slo/--threshold; None: the reference shop's preset with its own locustfile, no rules with another.
+    rules: RuleSet | None = None
+    rules_source: str = COMMAND_LINE
 
 
 def positive(value: float, option: str, fix: str) -> float:
@@ -74,6 +79,11 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
     except ValidationError as exc:
         raise SpecError(COMMAND_LINE, "", f"not a valid load run: {exc.errors()[0]['msg']}",
                         "check the profile path and the numbers given") from exc
-    return DrillPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
+    rules = options.rules
+    if rules is None:
+        rules = preset(REFERENCE_SHOP) if options.locustfile == Path(DEFAULT_LOCUSTFILE) else RuleSet()
+    plan = DrillPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
                      stages=tuple(stages), scale=options.scale, workers=options.workers, target_url=options.host,
-                     allowed_hosts=allowed, shop_dir=None, steps=())
+                     allowed_hosts=allowed, shop_dir=None, steps=(), rules=rules)
+    plan.check_rules(options.rules_source)
+    return plan

@@ -46,6 +46,11 @@ def _append_lines(path: Path, records: list[dict]) -> None:
         out.write("".join(json.dumps(record) + "\n" for record in records))
 
 
+def request_name(request_type: str, name: str) -> str:
+    """``GET /item``: the method before the name, unless the locustfile already named it so."""
+    return name if str(name).startswith(f"{request_type} ") else f"{request_type} {name}"
+
+
 class Collector:
     """Runs in every process that generates load: records requests and its own health."""
 
@@ -62,7 +67,7 @@ class Collector:
 
     def on_request(self, request_type, name, response_time, response_length, exception=None, start_time=None, **_):
         started = start_time if start_time is not None else time.time() - (response_time or 0) / 1000
-        self.recorder.record(int(started), f"{request_type} {name}", response_time or 0, exception is not None)
+        self.recorder.record(int(started), request_name(request_type, name), response_time or 0, exception is not None)
         self._requests_this_second += 1
 
     def _sample_health(self) -> None:

@@ -14,6 +14,11 @@ from pathlib import Path
 
 from locust import LoadTestShape
 
+# Every run peakdrill starts hands Locust this file: its recording hooks come along, so any
+# locustfile runs unmodified whether or not it imports the plugin (imported by module name, the
+# hooks are installed once either way).
+import peakdrill.loadgen.plugin  # noqa: F401
+
 from peakdrill.events import JsonlEventWriter, StageStarted
 from peakdrill.loadgen.openmodel import distribute_rate
 from peakdrill.rundir import RunDir

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill.report.score import Score
+from peakdrill.slo.model import RuleSet
 
 __all__ = ["Score", "ReportFiles", "build_report", "report_files", "score_run_dir"]
 
@@ -38,12 +39,12 @@ def report_files(run_dir: Path | str, output_dir: Path | str | None = None) -> R
 
 
 def build_report(run_dir: Path | str, output_dir: Path | str | None = None,
-                 template: Path | str | None = None) -> Score:
+                 template: Path | str | None = None, rules: RuleSet | None = None) -> Score:
     """Score ``run_dir`` and write the four report files into ``output_dir`` (default: the run dir).
 
-    Raises :class:`peakdrill.errors.RunDirError` (exit code 2) when the run directory or its run.json
-    is missing or unreadable. ``score.exit_code`` is 0 PASS, 1 FAIL, 3 INCONCLUSIVE.
+    ``rules`` replace the rules the run recorded. Raises :class:`peakdrill.errors.RunDirError` (exit
+    code 2) when the run directory or its run.json is missing or unreadable. ``score.exit_code`` is 0 PASS, 1 FAIL, 3 INCONCLUSIVE.
     """
     from peakdrill.report.writer import write_report
 
-    return write_report(run_dir, output_dir, template)
+    return write_report(run_dir, output_dir, template, rules)

@@ -6,8 +6,13 @@ Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE (2 for a usage or input error, raised 
 from __future__ import annotations
 
 import argparse
+import os
 
 from peakdrill.report.score import Score
+from peakdrill.slo.model import RuleSet
+from peakdrill.slo.parse import from_command_line
+
+THRESHOLD_ENV = "PEAKDRILL_THRESHOLD"
 
 HELP = "score a run directory and write score.json, report.html, report.md and junit.xml"
 DESCRIPTION = """\
@@ -32,8 +37,27 @@ def register(subparsers) -> argparse.ArgumentParser:
            help="write the report files here instead of into RUN_DIR")
     option(parser, "--template", metavar="PATH", help="Jinja2 template for report.html (copy "
            "peakdrill/report/templates/report.html.j2 to start)")
+    add_rule_options(parser, "instead of the rules the run recorded")
     parser.set_defaults(handler=run)
     return parser
+
+
+def add_rule_options(parser: argparse.ArgumentParser, instead: str) -> None:
+    from peakdrill.cli import option
+
+    option(parser, "--slo", metavar="FILE.yaml|PRESET",
+           help=f"score by this rule file (docs/slo.md) or preset (reference-shop), {instead}")
+    parser.add_argument("--threshold", action="append", metavar="'REQUESTS: METRIC BOUND'",
+                        help="a rule in k6 style, e.g. 'GET /api/products/[id]: p99 < 50ms' (repeatable; added to "
+                             f"--slo) [env {THRESHOLD_ENV}, several separated by ';']").env = THRESHOLD_ENV
+
+
+def rules_from_args(args: argparse.Namespace) -> RuleSet | None:
+    """The --slo and --threshold rules; None when neither is given."""
+    thresholds = list(args.threshold or [])
+    if not thresholds and os.environ.get(THRESHOLD_ENV):
+        thresholds = [t for t in os.environ[THRESHOLD_ENV].split(";") if t.strip()]
+    return from_command_line(args.slo, thresholds)
 
 
 def summary(score: Score) -> str:
@@ -60,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if args.template:
         read_text(args.template, what="report template")
 
-    score = build_report(args.run_dir, args.output_dir, args.template)
+    score = build_report(args.run_dir, args.output_dir, args.template, rules_from_args(args))
     print(summary(score))
     print(f"report: {report_files(args.run_dir, args.output_dir).html}")
     return score.exit_code

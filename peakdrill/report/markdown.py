@@ -12,7 +12,7 @@ def _cell(value) -> str:
     return str(value if value is not None else "–").replace("|", "\\|").replace("\n", " ")
 
 
-def _table(header: list[str], rows: list[list]) -> list[str]:
+def table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |",
              "| " + " | ".join("---:" if h.endswith(("ms", "Count", "Failures")) else "---" for h in header) + " |"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
@@ -26,23 +26,23 @@ def render_markdown(score: Score) -> str:
     out += [f"- {reason}" for reason in score.reasons]
     totals = score.totals
     out += ["", f"{totals['requests']:,} requests, {totals['failures']:,} failures, {totals['duration_s']:g} s", ""]
-    out += _table(["Verdict", "Check", "Measured", "Target", "Window"],
+    out += table(["Verdict", "Check", "Measured", "Target", "Window"],
                   [[f"{ICONS[v.verdict]} {v.verdict}", v.title, v.measured_text, v.target_text, v.window]
                    for v in score.verdicts])
     if score.capacity:
         out += ["", "### Capacity search", ""]
-        out += _table(["Step", "Users", "Offered req/s", "Req/s", "Orders/s", "p95 ms", "Errors", "Result"],
+        out += table(["Step", "Users", "Offered req/s", "Req/s", "Orders/s", "p95 ms", "Errors", "Result"],
                       [[s.step, s.users, s.offered_rps, f"{s.rps:g}", f"{s.orders_per_s:g}", f"{s.p95_ms:g}", f"{s.error_ratio:.2%}",
                         capacity_result(score.capacity, s)] for s in score.capacity.steps])
     if score.faults:
         out += ["", "### Fault windows", ""]
-        out += _table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],
+        out += table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],
                       [[f.fault or f.fault_id, f"t={f.start_t:.0f}s",
                         "never removed" if f.end_t is None else f"t={f.end_t:.0f}s",
                         "–" if f.cache_p99_during_ms is None else f"{f.cache_p99_during_ms:g} ms", f.recovery]
                        for f in score.faults])
     out += ["", "### Endpoints", ""]
-    out += _table(["Endpoint", "Count", "Failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
+    out += table(["Endpoint", "Count", "Failures", "p50 ms", "p95 ms", "p99 ms", "max ms"],
                   [[e.name, e.count, e.failures, f"{e.p50_ms:.1f}", f"{e.p95_ms:.1f}", f"{e.p99_ms:.1f}",
                     f"{e.max_ms:.1f}"] for e in score.endpoints])
     return "\n".join(out) + "\n"

@@ -1,17 +1,17 @@
 """Recovery after a fault: when do the SLOs hold again for a sustained window?
 
-From the fault's removal on, each second is checked: the cache-read p99 of that second (merged over
-the cache-read endpoints) is within ``slo.cache_read_p99_ms`` and the error ratio over all
-endpoints is within ``1 - slo.order_success_rate`` (or ``slo.max_error_ratio`` when given).
-A second without cache-read samples neither breaks nor extends a streak. The fault has recovered
-at the start of the first streak of ``slo.recovery_window_s`` good seconds.
+From the fault's removal on, each second is checked against the run's recovery rules (the rules
+with ``window: recovery``, see docs/slo.md; for the reference shop the cache-read p99 and the error
+ratio of all requests). A second in which a rule's requests are absent neither breaks nor extends
+a streak. The fault has recovered at the start of the first streak of ``recovery_window`` good
+seconds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from peakdrill.histograms import Bucket
 from peakdrill.report.rundata import RunData
 from peakdrill.report.windows import FaultWindow
 
@@ -32,36 +32,21 @@ class Recovery:
         return f"{self.recovery_s:.1f} s"
 
 
-def max_error_ratio(slo: dict) -> float:
-    if "max_error_ratio" in slo:
-        return float(slo["max_error_ratio"])
-    return max(0.0, 1.0 - float(slo["order_success_rate"]))
 
-
-def second_ok(cache: Bucket | None, everything: Bucket | None, slo: dict) -> bool | None:
-    """True/False for a second with cache-read samples, None for a second without any."""
-    if cache is None or cache.count == 0:
-        return None
-    if cache.percentile_ms(99) > float(slo["cache_read_p99_ms"]):
-        return False
-    if everything is not None and everything.count:
-        if everything.failures / everything.count > max_error_ratio(slo):
-            return False
-    return True
-
-
-def measure_recovery(data: RunData, window: FaultWindow, cache: dict[int, Bucket],
-                     everything: dict[int, Bucket]) -> Recovery:
+def measure_recovery(data: RunData, window: FaultWindow, second_ok: Callable[[int], bool | None],
+                     seconds: Iterable[int], window_s: float) -> Recovery:
+    """``second_ok(s)``: True/False for a second the rules can judge, None for one they cannot;
+    ``seconds``: the seconds that have data."""
     end_ts = data.last_data_ts
     if window.remove_ts is None:
         return Recovery(removed=False, recovered=False, recovery_s=None,
                         searched_s=max(0.0, end_ts - window.inject_ts), recovered_ts=None)
     removed = window.remove_ts
-    needed = max(1, int(round(float(data.info.slo["recovery_window_s"]))))
+    needed = max(1, int(round(float(window_s))))
     streak_start: int | None = None
     streak = 0
-    for second in sorted(s for s in cache if s + 1 > removed):
-        ok = second_ok(cache.get(second), everything.get(second), data.info.slo)
+    for second in sorted(s for s in seconds if s + 1 > removed):
+        ok = second_ok(second)
         if ok is None:
             continue
         if not ok:

@@ -35,7 +35,3 @@ class Verdict:
         unit = self.unit if self.unit == "%" else f" {self.unit}"
         return f"{self.comparison} {self.target:g}{unit}".strip()
 
-
-def compare(measured: float, target: float, comparison: str) -> str:
-    ok = measured <= target if comparison == "<=" else measured >= target
-    return PASS if ok else FAIL

@@ -10,6 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from peakdrill import outputs
 from peakdrill.errors import RunDirError
 from peakdrill.report import report_files
 from peakdrill.report.html import render_html
@@ -17,12 +18,21 @@ from peakdrill.report.junit import render_junit
 from peakdrill.report.markdown import render_markdown
 from peakdrill.report.rundata import load_run
 from peakdrill.report.score import Score, score_run
+from peakdrill.slo.model import RuleSet
+
+
+def write_file(path: Path, text: str) -> None:
+    """One file, whole or not at all; an unwritable place is the caller's input error."""
+    try:
+        outputs.write_file(path, text)
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot write ({exc.strerror}); pass a writable --output-dir") from exc
 
 
 def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
-                 template: Path | str | None = None) -> Score:
+                 template: Path | str | None = None, rules: RuleSet | None = None) -> Score:
     data = load_run(run_dir)
-    score = score_run(data)
+    score = score_run(data, rules)
     out = Path(output_dir) if output_dir is not None else data.run_dir
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Any
+
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from peakdrill.errors import quote
+from peakdrill.errors import SpecError, quote
 from peakdrill.safety import LOOPBACK_HOSTS
+from peakdrill.slo.model import Rule, RuleSet
+from peakdrill.slo.parse import parse_section, rule_from_dict
+from peakdrill.slo.presets import REFERENCE_SHOP, reference_shop
 from peakdrill.spec.limits import MAX_LOCAL_WORKERS, MAX_SCALE
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import Duration, Spec, load_spec
@@ -57,6 +62,8 @@ class TimelineEntry(Spec):
 
 
 class Slo(Spec):
+    """The reference shop's targets as fields: the form drills had before rules (still accepted)."""
+
     cache_read_p99_ms: float = Field(default=50.0, gt=0)
     order_success_rate: float = Field(default=0.98, ge=0, le=1)
     cs_first_response_s: float = Field(default=30.0, gt=0)
@@ -85,7 +92,8 @@ class Drill(Spec):
     target: Target = Target()
     load: Load
     timeline: list[TimelineEntry] = Field(default_factory=list)
-    slo: Slo = Slo()
+    # A preset name, a list of rules, a rule-file mapping (docs/slo.md) or the legacy Slo fields.
+    slo: Any = REFERENCE_SHOP
     endpoints: Endpoints = Endpoints()
     abort: Abort = Abort()
     max_duration: Duration = Field(default=3600.0, gt=0)
@@ -103,12 +111,43 @@ class Drill(Spec):
         scored = Endpoints(cache_read=[names["product"]], order=[names["place_order"], names["pay_order"]])
         return self.model_copy(update={"endpoints": scored})
 
+    @field_validator("slo")
+    @classmethod
+    def _rules(cls, value: Any) -> Any:
+        _ruleset(value)
+        return value
+
+    def ruleset(self) -> RuleSet:
+        """The rules this drill is scored by; the named groups are its ``endpoints``."""
+        return _ruleset(self.slo)
+
     @model_validator(mode="after")
     def _sorted_timeline(self) -> Drill:
         times = [entry.at for entry in self.timeline]
         if times != sorted(times):
             raise ValueError(f"timeline entries must be in time order; their 'at' values are {times}")
         return self
+
+
+def _ruleset(value: Any) -> RuleSet:
+    if isinstance(value, dict) and value and set(value) <= set(Slo.model_fields) | {"max_error_ratio"}:
+        legacy = {k: v for k, v in value.items() if k != "max_error_ratio"}
+        targets = Slo.model_validate(legacy).model_dump() | ({"max_error_ratio": value["max_error_ratio"]}
+                                                             if "max_error_ratio" in value else {})
+        return reference_shop(targets)
+    try:
+        return parse_section(value, "slo")
+    except SpecError as exc:
+        raise ValueError(f"{exc.field}: {exc.problem}" + (f" (fix: {exc.fix})" if exc.fix else "")) from exc
+
+
+def abort_rules(abort: Abort) -> tuple[Rule, ...]:
+    return (rule_from_dict({"id": "abort_error_ratio", "name": "abort: error ratio", "requests": "*",
+                            "metric": "error_ratio", "bound": f"< {abort.error_ratio * 100:g}%", "abort": True,
+                            "sustained": abort.sustained}, "abort", "error_ratio"),
+            rule_from_dict({"id": "abort_p95", "name": "abort: p95", "requests": "*", "metric": "p95",
+                            "bound": f"< {abort.p95_ms:g}ms", "abort": True, "sustained": abort.sustained},
+                           "abort", "p95_ms"))
 
 
 def load_drill(path: Path | str) -> Drill:

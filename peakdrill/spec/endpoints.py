@@ -103,6 +103,13 @@ class EndpointMap(Spec):
         return operation in self.endpoints
 
 
+def request_names(path: Path | str | None) -> list[str] | None:
+    """The request names a map's operations give (None without a map)."""
+    if path is None:
+        return None
+    return [f"{e.method} {e.name}" for e in load_endpoint_map(path).endpoints.values()]
+
+
 def load_endpoint_map(path: Path | str) -> EndpointMap:
     return load_spec(EndpointMap, path)
 

@@ -1,0 +1,182 @@
+"""SLO rules measured over a run: each rule's requests, merged over its window, against its bound.
+
+Data comes through one narrow door, :meth:`RuleJudge.series` (per-second merged buckets of a set of
+request names); windows are wall-clock seconds (see :mod:`peakdrill.report.windows`).
+"""
+
+from __future__ import annotations
+
+from peakdrill.errors import SpecError
+from peakdrill.histograms import Bucket
+from peakdrill.report.recovery import Recovery, measure_recovery
+from peakdrill.report.rundata import RunData
+from peakdrill.report.series import max_ms, merge_seconds, per_second
+from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
+from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
+                                      recovery_target_s, stage_at, timeline_entry)
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds
+from peakdrill.slo.parse import parse_section
+from peakdrill.slo.presets import reference_shop
+from peakdrill.slo.select import select
+
+NO_SLO = ("no SLO set: nothing to judge this run by; give rules with --slo FILE.yaml, --threshold "
+          "'REQUESTS: METRIC BOUND' or a drill's slo: section (docs/slo.md)")
+
+
+def run_rules(data: RunData) -> RuleSet:
+    """The rules run.json stores; a run recorded before rules existed is the reference shop's targets."""
+    raw = data.info.raw
+    if "slo_rules" in raw:
+        try:
+            return parse_section(raw["slo_rules"], str(data.run_dir / "run.json"))
+        except SpecError as exc:
+            raise SpecError(str(data.run_dir / "run.json"), f"slo_rules: {exc.field}", exc.problem, exc.fix) from exc
+    return reference_shop(data.info.slo, data.info.endpoints)
+
+
+def _display(rule: Rule, canonical: float) -> float:
+    """A value in the unit the rule's bound was written in, rounded as the report shows it."""
+    value = canonical / UNITS[rule.bound.unit][1]
+    return round(value, 3 if rule.bound.unit == "%" else 5 if rule.bound.unit == "" else 2)
+
+
+def _text(value: float, unit: str) -> str:
+    return f"{value:g}{unit}" if unit in ("%", "") else f"{value:g} {unit}"
+
+
+class RuleJudge:
+    def __init__(self, data: RunData, ruleset: RuleSet) -> None:
+        self.data, self.ruleset = data, ruleset
+        self.groups = dict(data.info.endpoints) | dict(ruleset.groups or {})
+        self._series: dict[frozenset, dict[int, Bucket]] = {}
+        self.everything = self.series(frozenset(data.names))
+        self.measured = [s for s in sorted(self.everything) if is_measured(data, s)]
+        self.windows = fault_windows(data)
+        self.recoveries: dict[int, Recovery] = {}
+        if ruleset.recovery:
+            seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule)})
+            self.recoveries = {id(w): measure_recovery(data, w, self.second_ok, seconds, ruleset.recovery_window_s)
+                               for w in self.windows}
+
+    def series(self, names: frozenset) -> dict[int, Bucket]:
+        if names not in self._series:
+            self._series[names] = per_second(self.data, names)
+        return self._series[names]
+
+    def names(self, rule: Rule) -> frozenset:
+        return frozenset(select(rule.requests, self.data.names, self.groups))
+
+    def rule_series(self, rule: Rule) -> dict[int, Bucket]:
+        return self.series(self.names(rule))
+
+    # -- windows -------------------------------------------------------------------------------
+    def excluded(self, window: FaultWindow) -> tuple[float, float]:
+        """The span a fault and its recovery period take out of the steady windows."""
+        recovery = self.recoveries.get(id(window))
+        if recovery is None:  # no recovery rules: the fault plus its recovery target
+            end = (window.remove_ts + recovery_target_s(self.data, window) if window.remove_ts is not None
+                   else self.data.last_data_ts + 1)
+        else:
+            end = recovery.recovered_ts if recovery.recovered else self.data.last_data_ts + 1
+        return window.inject_ts, max(end, window.end_ts(self.data.last_data_ts))
+
+    def seconds(self, window: str) -> list[int]:
+        if window == "whole":
+            return self.measured
+        if window == "steady":
+            spans = [self.excluded(w) for w in self.windows]
+            return [s for s in self.measured if not any(overlaps(s, a, b) for a, b in spans)]
+        if window.startswith("stage:"):
+            name = window[len("stage:"):]
+            return [s for s in sorted(self.everything) if (stage := stage_at(self.data, s)) and stage.name == name]
+        name = window[len("during:"):]
+        spans = [(w.inject_ts, w.end_ts(self.data.last_data_ts)) for w in self.windows if self._is(w, name)]
+        return [s for s in sorted(self.everything) if any(overlaps(s, a, b) for a, b in spans)]
+
+    def _is(self, window: FaultWindow, name: str) -> bool:
+        entry = timeline_entry(self.data, window.experiment)
+        return name in (window.fault, window.fault_id, window.experiment) or (
+            entry is not None and entry is timeline_entry(self.data, name))
+
+    # -- judging -------------------------------------------------------------------------------
+    def value(self, rule: Rule, bucket: Bucket, seconds: int) -> float:
+        kind = rule.metric.kind
+        if kind == LATENCY:
+            return max_ms(bucket) if rule.metric.percentile is None else bucket.percentile_ms(rule.metric.percentile)
+        if kind == ERROR_RATIO:
+            return bucket.failures / bucket.count
+        if kind == SUCCESS_RATIO:
+            return (bucket.count - bucket.failures) / bucket.count
+        return bucket.count / seconds if seconds else 0.0
+
+    def detail(self, rule: Rule, bucket: Bucket, seconds: int) -> str:
+        if rule.metric.kind in (ERROR_RATIO, SUCCESS_RATIO):
+            return f"{bucket.count - bucket.failures} of {bucket.count} succeeded ({bucket.failures} failed)"
+        if rule.metric.kind == RPS:
+            return f"{bucket.count} requests over {seconds} s"
+        return (f"{bucket.count} requests over {seconds} s; p50 {bucket.percentile_ms(50):.1f} ms, "
+                f"max {max_ms(bucket):.1f} ms")
+
+    def verdict(self, rule: Rule) -> Verdict:
+        target, unit, op = _display(rule, rule.bound.value), rule.bound.unit, rule.bound.op
+        seconds = self.seconds(rule.window)
+        span = describe_seconds(self.data, seconds)
+
+        def missing(why: str) -> Verdict:
+            return Verdict(rule.id, rule.title, INCONCLUSIVE, None, target, unit, op, span, why, "no data")
+
+        names = self.names(rule)
+        if not names:
+            return missing(f"no request matching {', '.join(rule.requests)} was recorded in this run: "
+                           f"the rule's requests never happened")
+        bucket = merge_seconds(self.series(names), seconds)
+        if not bucket.count:
+            return missing(f"no {rule.window} seconds" if not seconds else
+                           f"no requests matching {', '.join(rule.requests)} in the {rule.window} window")
+        measured = _display(rule, self.value(rule, bucket, len(seconds)))
+        # Judged as shown: the rounded figure against the bound in the same unit.
+        verdict = PASS if holds(op, measured, target) else FAIL
+        return Verdict(rule.id, rule.title, verdict, measured, target, unit, op, span,
+                       self.detail(rule, bucket, len(seconds)), _text(measured, unit))
+
+    def second_ok(self, second: int) -> bool | None:
+        for rule in self.ruleset.recovery:
+            bucket = self.rule_series(rule).get(second)
+            if bucket is None or bucket.count == 0:
+                return None
+        return all(holds(r.bound.op, self.value(r, self.rule_series(r)[second], 1), r.bound.value)
+                   for r in self.ruleset.recovery)
+
+    def recovery(self, window: FaultWindow) -> Verdict:
+        recovery = self.recoveries[id(window)]
+        target = recovery_target_s(self.data, window)
+        sustained = self.ruleset.recovery_window_s
+        title = f"Recovery after {window.fault or window.fault_id}"
+        t_from = window.remove_ts if window.remove_ts is not None else window.inject_ts
+        span = f"from t={self.data.t(t_from):.0f}s"
+        vid = f"recovery:{window.fault_id}"
+
+        def judged(verdict: str, detail: str, measured: float | None = None) -> Verdict:
+            return Verdict(vid, title, verdict, measured, target, "s", "<=", span, detail, recovery.text())
+
+        first = self.ruleset.recovery[0]
+        if not self.rule_series(first):
+            return Verdict(vid, title, INCONCLUSIVE, None, target, "s", "<=", span,
+                           f"no {', '.join(first.requests)} data to judge recovery by", "no data")
+        if not recovery.removed:
+            return judged(INCONCLUSIVE, "no fault_removed event: the fault lasted until the end of the data")
+        needed = target + sustained
+        if not recovery.recovered and recovery.searched_s < needed:
+            return judged(INCONCLUSIVE, f"the data ends {recovery.searched_s:.0f} s after removal; judging recovery "
+                                        f"needs {needed:g} s (target + sustained window)")
+        if not recovery.recovered:
+            return judged(FAIL, f"SLOs never held for {sustained:g} s in a row after removal")
+        return judged(PASS if recovery.recovery_s <= target else FAIL,
+                      f"SLOs held for {sustained:g} s from t={self.data.t(recovery.recovered_ts):.0f}s "
+                      f"(removed by {window.removed_by or '?'})", recovery.recovery_s)
+
+    def verdicts(self) -> list[Verdict]:
+        result = [self.verdict(rule) for rule in self.ruleset.scored]
+        if self.ruleset.recovery:
+            result.extend(self.recovery(w) for w in self.windows)
+        return result
