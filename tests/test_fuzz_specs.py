@@ -164,14 +164,19 @@ def test_access_logs(content, bucket_s, excludes):
 
 
 def _validators() -> list:
+    """Every ``validate_*`` argument check of every module of the chaos provider."""
     import importlib
+    import pkgutil
+
+    import peakdrill.chaos
 
     found = []
-    for module in ("cache_faults", "cs_probes", "database_faults", "load_burst", "order_probes", "process_faults",
-                   "slo", "standin_faults", "guard"):
-        loaded = importlib.import_module(f"peakdrill.chaos.{module}")
+    for module in pkgutil.iter_modules(peakdrill.chaos.__path__):
+        loaded = importlib.import_module(f"peakdrill.chaos.{module.name}")
         found += [function for name, function in vars(loaded).items()
-                  if name.startswith("validate_") and name not in ("validate_control",) and inspect.isfunction(function)]
+                  if name.startswith("validate_") and name != "validate_control" and inspect.isfunction(function)
+                  and function.__module__ == loaded.__name__]
+    assert len(found) >= 20
     return found
 
 

@@ -40,10 +40,11 @@ def duration(value: Any, name: str = "duration") -> float:
     return parsed
 
 
-def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+def choice(name: str, value: Any, allowed: Iterable[Any]) -> str:
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ChaosError(f"argument {name}={quote(value)} is not one of {', '.join(allowed)} (fix: e.g. {name}: {allowed[0]})")
+        raise ChaosError(f"argument {name}={quote(value)} is not one of {', '.join(map(str, allowed))} "
+                         f"(fix: e.g. {name}: {allowed[0]})")
     return str(value)
 
 
