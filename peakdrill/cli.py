@@ -1,9 +1,11 @@
 """The ``peakdrill`` command.
 
-Each sub-command lives in its own module that exposes ``register(subparsers)``; this module only
-assembles them and turns :class:`PeakdrillError` into exit code 2 with a one-line message.
-Every option has one name on the command line and in the environment: ``--shop-dir`` is
-``PEAKDRILL_SHOP_DIR`` (see :func:`peakdrill.options.option`).
+Each sub-command lives in its own module that exposes ``register(subparsers)``; this module
+assembles them and is the one error boundary: a :class:`PeakdrillError` is exit 2 with a one-line
+message, anything else is a bug in peakdrill, exit 70 with the traceback saved to a file
+(:mod:`peakdrill.crash`). Every option has one name on the command line and in the environment:
+``--shop-dir`` is ``PEAKDRILL_SHOP_DIR``; an option whose name means something else elsewhere is
+named after its command (``shop up --host`` is ``PEAKDRILL_SHOP_HOST``; see :func:`peakdrill.options.option`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ import argparse
 import logging
 import sys
 
-from peakdrill import __version__
+from peakdrill import __version__, crash
 from peakdrill.errors import PeakdrillError
+from peakdrill.exitcodes import ExitCode, table
+from peakdrill.options import option
 
 EXAMPLES = """\
-typical session:
+examples (a typical session):
   peakdrill shop up                        start the embedded reference shop
   peakdrill drill drills/demo.yaml         run a drill: load + faults on one clock
   peakdrill report reports/<run-id>        score it: score.json, report.html/.md, junit.xml
   peakdrill shop down
 
-exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive.
-Every --some-option can also be set as PEAKDRILL_SOME_OPTION in the environment.
+Every option can also be set in the environment; its --help names the variable
+(--some-option is PEAKDRILL_SOME_OPTION unless the help says otherwise).
 """
 
 
@@ -45,26 +49,45 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"peakdrill {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    option(parser, "-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (shop_cli, drill_cli, report_cli, profile_cli, chaos_cli, load_cli, capacity_cli, merge_cli, sizing_cli,
                    gate_cli):
         module.register(subparsers)
+    for command in all_parsers(parser):
+        command.epilog = (command.epilog or "").rstrip("\n") + ("\n\n" if command.epilog else "") + table() + "\n"
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
     return parser
 
 
+def all_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every sub-command's parser below it."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                found += all_parsers(sub)
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Run one command; returns its exit code (peakdrill.exitcodes). argparse's own usage errors
+    exit 2 through SystemExit, as do --help and --version (0)."""
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         return int(args.handler(args) or 0)
     except PeakdrillError as exc:
-        print(f"peakdrill: error: {exc}", file=sys.stderr)
-        return exc.exit_code
+        print(f"peakdrill: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return ExitCode.USAGE
+    except Exception as exc:  # the boundary: whatever escapes is a bug, and must not read as a verdict
+        path = crash.write_crash_report(exc, crash.argv_of(argv))
+        print(crash.crash_line(exc, path), file=sys.stderr)
+        return ExitCode.INTERNAL
 
 
 if __name__ == "__main__":
