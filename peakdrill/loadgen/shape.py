@@ -11,7 +11,10 @@ to the load processes every tick (see :mod:`peakdrill.loadgen.openmodel`).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+
+import gevent
 
 from locust import LoadTestShape
 
@@ -22,8 +25,9 @@ import peakdrill.loadgen.plugin  # noqa: F401
 
 from peakdrill.events import JsonlEventWriter, StageStarted
 from peakdrill.loadgen.openmodel import distribute_rate
-from peakdrill.run.schedule import STAGES_ENV, stage_at, stages_from_json
+from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stage_at, stages_from_json
 from peakdrill.rundir import RunDir
+from peakdrill.spec.loader import parse_utc_time
 from peakdrill.spec.profile import Stage, load_profile
 
 
@@ -43,10 +47,18 @@ class ProfileShape(LoadTestShape):
                 raise RuntimeError("ProfileShape needs PEAKDRILL_PROFILE=<profile.yaml>; use `peakdrill drill` or set it")
             self.stages = profile.scaled_stages(float(os.environ.get("PEAKDRILL_SCALE", "1")))
         self._current: str | None = None
+        start_at = os.environ.get(START_AT_ENV)
+        self._start_at_ts = parse_utc_time(start_at) if start_at else None
         run_dir = os.environ.get("PEAKDRILL_RUN_DIR")
         self._timeline = JsonlEventWriter(Path(run_dir), RunDir(Path(run_dir)).read_meta()["start_ts"]) if run_dir else None
 
     def tick(self):
+        if self._start_at_ts is not None:
+            # Several masters share this instant: hold the first stage (every expected worker has
+            # joined by now) and count the stages from it. Only this greenlet waits.
+            gevent.sleep(max(0.0, self._start_at_ts - time.time()))
+            self._start_at_ts = None
+            self.reset_time()
         stage = stage_at(self.stages, self.get_run_time())
         if stage is None:
             return None

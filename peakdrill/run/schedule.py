@@ -9,10 +9,13 @@ keep it free of anything heavier than the profile model.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from peakdrill.spec.profile import Stage
 
 STAGES_ENV = "PEAKDRILL_STAGES"
+# The common start of several masters (``--start-at``): the shape holds its first stage until then.
+START_AT_ENV = "PEAKDRILL_START_AT"
 
 
 def stage_at(stages: tuple[Stage, ...] | list[Stage], load_elapsed: float) -> Stage | None:
@@ -22,6 +25,11 @@ def stage_at(stages: tuple[Stage, ...] | list[Stage], load_elapsed: float) -> St
             return stage
         load_elapsed -= stage.duration
     return None
+
+
+def utc_text(ts: float) -> str:
+    """``ts`` as ISO 8601 UTC, to the microsecond (what ``--start-at`` reads)."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
 
 
 def stages_json(stages: tuple[Stage, ...] | list[Stage]) -> str:
