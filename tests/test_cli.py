@@ -129,6 +129,7 @@ SHARED = {
     "PEAKDRILL_MASTER_BIND_HOST": "(master) the interface workers connect to",
     "PEAKDRILL_MASTER_PORT": "the master's port",
     "PEAKDRILL_WAIT_FOR_WORKERS": "(master) seconds to wait for every worker",
+    "PEAKDRILL_START_AT": "the UTC instant every master starts the load",
 }
 
 
