@@ -152,7 +152,7 @@ def test_every_option_has_one_variable_with_one_meaning():
     # Variables peakdrill sets for the processes it starts (Locust, pods) that are also options must
     # mean the same there: the profile's scale, the endpoint map, the calibration path, the start time.
     internal = {name for path in [*(ROOT / "peakdrill").rglob("*.py"), *(ROOT / "loadtests").rglob("*.py")]
-                if not path.name.endswith("cli.py")
+                if not path.name.endswith("cli.py") and path != ROOT / "peakdrill" / "options.py"  # where options are made
                 for name in re.findall(r'"(PEAKDRILL_[A-Z0-9_]+)"', path.read_text(encoding="utf-8"))}
     same_meaning = {"PEAKDRILL_SCALE", "PEAKDRILL_ENDPOINTS", "PEAKDRILL_CALIBRATE_PATH", "PEAKDRILL_START_AT"}
     assert internal & set(by_env) <= same_meaning, sorted(internal & set(by_env) - same_meaning)
