@@ -84,7 +84,8 @@ def _mode(args: argparse.Namespace, plan: DrillPlan) -> tuple[DrillPlan, RunMode
     if args.start_at is not None:
         meta["start_at"] = utc_text(args.start_at)
     return (replace(plan, stages=shard_stages(plan.stages, index, count)),
-            RunMode(kind="drill", topology=topology, meta=meta, run_timeline=index == 0, start_at_ts=args.start_at))
+            RunMode(kind="drill", topology=topology, meta=meta, run_timeline=index == 0, start_at_ts=args.start_at,
+                    run_suffix=f"-shard{index}of{count}" if count > 1 else ""))
 
 
 def handle(args: argparse.Namespace) -> int:

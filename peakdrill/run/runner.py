@@ -59,6 +59,8 @@ class RunMode:
     run_timeline: bool = True
     # The instant (Unix time) the load's first stage starts, shared by several masters; None: at once.
     start_at_ts: float | None = None
+    # Added to the run id: shards of one drill start in the same second and must not share an id.
+    run_suffix: str = ""
     # Polled while the load runs with the run directory; a non-empty reason ends the load early.
     stop_when: Callable[[Path], str] | None = None
 
@@ -194,7 +196,7 @@ def _locust_env(plan: DrillPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
 
 
 def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode()) -> RunDir:
-    run = RunDir.create(reports_dir, plan.drill.name)
+    run = RunDir.create(reports_dir, plan.drill.name + mode.run_suffix)
     start_ts = time.time()
     run.write_meta(_initial_meta(plan, run, start_ts, mode))
     bus = events.EventBus()
