@@ -202,6 +202,11 @@ def activate(bus: EventBus | None) -> None:
     _active_bus = bus
 
 
+def in_a_run() -> bool:
+    """True while a peakdrill runner is running (its bus is active in this process)."""
+    return _active_bus is not None
+
+
 def publish(event: Event) -> None:
     if _active_bus is not None:
         _active_bus.publish(event)

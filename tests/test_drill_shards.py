@@ -28,7 +28,8 @@ def _shard(drill: Path, index: int, start_at: str, reports: Path) -> subprocess.
 
 
 def test_two_shards_start_together_and_merge_into_one_verdict(shop, tmp_path):
-    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=16, fault_at_s=6, outage_s=4)
+    # Recovery is judged over its target plus a 10 s window: the data must run that long past the fault.
+    drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=26, fault_at_s=5, outage_s=4, recovery_target_s=5)
     start_at = datetime.fromtimestamp(int(time.time()) + START_LEAD_S, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     shards = [_shard(drill, index, start_at, tmp_path / f"shard-{index}") for index in (0, 1)]
     try:
