@@ -13,8 +13,8 @@ from pathlib import Path
 
 from peakdrill.errors import RunDirError
 from peakdrill.outputs import output_dir, staged_dir
-from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, JOURNALS_DIR, SERVER_METRICS_FILE, RunDir, RunMeta,
-                              RunStatus, append_lines, iso, iter_jsonl, write_lines)
+from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, JOURNALS_DIR, SERVER_METRICS_FILE, RunDir,
+                              RunMeta, RunStatus, append_lines, iso, iter_jsonl, write_lines)
 
 STATUS_RANK = tuple(RunStatus(s) for s in ("completed", "aborted", "interrupted", "failed", "running"))
 COPIED_FILES = (GENERATOR_FILE, SERVER_METRICS_FILE)  # readers take their lines in any order
