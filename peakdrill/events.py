@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -68,6 +68,7 @@ class FaultInjected(Event):
     fault: str
     target: str
     experiment: str = ""
+    provider: str = ""  # the Chaos Toolkit provider that injected it ("": peakdrill's own)
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -92,6 +93,15 @@ class ExperimentFinished(Event):
 class Abort(Event):
     type: ClassVar[str] = "abort"
     reason: str
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class RunnerLost(Event):
+    """An experiment's guardian found the drill runner dead: it plays the experiment's rollbacks."""
+
+    type: ClassVar[str] = "runner_lost"
+    experiment: str
+    pid: int
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -141,6 +151,21 @@ class RunFinished(Event):
 
 
 Handler = Callable[[Event], None]
+
+
+def from_json(record: dict) -> Event | None:
+    """The event a :meth:`Event.to_json` record stands for (None for a type this version does not know);
+    how an experiment's own process hands its events to the runner's bus."""
+    kinds = {cls.type: cls for cls in _subclasses(Event)}
+    cls = kinds.get(record.get("type"))
+    if cls is None:
+        return None
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in record.items() if k in names})
+
+
+def _subclasses(cls: type) -> list[type]:
+    return [sub for direct in cls.__subclasses__() for sub in (direct, *_subclasses(direct))]
 
 
 class EventBus:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from peakdrill.chaos import ledger, lifecycle
 from peakdrill.options import option
+from peakdrill.run import pending
 from peakdrill.errors import PeakdrillError
 from peakdrill.shop.supervisor import DEFAULT_SHOP_DIR
 
@@ -32,8 +34,27 @@ def list_faults(args: argparse.Namespace) -> int:
     return 0
 
 
-def recover(args: argparse.Namespace) -> int:
+def _recover_run(run_dir: Path) -> int:
+    """Play the rollbacks an experiment of the drill in ``run_dir`` still owes (any provider)."""
+    owing, running = pending.pending(run_dir)
+    for item in running:
+        print(f"{item.name}: its process is still running; it plays its own rollbacks")
     failed = 0
+    for item in owing:
+        try:
+            runs = pending.play(item)
+        except Exception as exc:  # noqa: BLE001 - report it and go on with the others
+            failed += 1
+            print(f"could not play the rollbacks of {item.name}: {type(exc).__name__}: {exc}")
+            continue
+        print(f"{item.name}: played {len(runs)} rollback(s): " + ", ".join(f"{r['activity'].get('name')} {r.get('status')}" for r in runs))
+    if not owing and not running:
+        print(f"nothing left: no experiment of the run in '{run_dir}' owes rollbacks")
+    return failed
+
+
+def recover(args: argparse.Namespace) -> int:
+    failed = _recover_run(Path(args.run_dir)) if args.run_dir else 0
     records = ledger.active(args.shop_dir)
     for record in records:
         try:
@@ -51,11 +72,15 @@ def recover(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     chaos = subparsers.add_parser("chaos", help="faults left behind by experiments: list them, remove them",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                  epilog="examples:\n  peakdrill chaos list\n  peakdrill chaos recover --shop-dir .peakdrill/shop\n")
+                                  epilog="examples:\n  peakdrill chaos list\n  peakdrill chaos recover --shop-dir .peakdrill/shop\n"
+                                         "  peakdrill chaos recover --run-dir reports/20261129-demo\n")
     commands = chaos.add_subparsers(dest="chaos_command", metavar="ACTION", required=True)
     for name, handler, text in (("list", list_faults, "print the faults recorded in the shop's fault ledger"),
                                 ("recover", recover, "remove every recorded fault; exit 1 if one could not be removed")):
         command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
                                       epilog=f"examples:\n  peakdrill chaos {name}\n  peakdrill chaos {name} --shop-dir /tmp/shop\n")
         option(command, "--shop-dir", help="the shop whose faults to act on", default=DEFAULT_SHOP_DIR)
+        if name == "recover":
+            option(command, "--run-dir", help="also play the rollbacks that the experiments of this drill run still owe "
+                                              "(any provider: their runner and process were killed)", default="")
         command.set_defaults(handler=handler)

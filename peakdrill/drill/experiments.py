@@ -1,9 +1,11 @@
-"""Chaos Toolkit experiments as drill steps: loaded and validated up front, run on the main thread.
+"""Chaos Toolkit experiments as drill steps: loaded and validated up front, each run in its own process.
 
 They run through chaoslib itself, exactly as ``chaos run`` would (same validation, same
-rollback strategy, same journal); chaoslib's signal handling only works on the main thread, which
-is why the drill's timeline runs there. Ctrl-C inside an experiment is handled by chaoslib: it
-plays the rollbacks and returns a journal marked interrupted.
+rollback strategy, same journal), on the main thread of their own process
+(``peakdrill.run.stepproc``): chaoslib's signal handling only works there. SIGUSR1 (an abort, a
+Ctrl-C of the runner, the runner's death) interrupts the method and chaoslib plays the rollbacks.
+An experiment that does not use peakdrill's provider gets its fault window from its journal
+(``peakdrill.drill.journalfaults``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from chaoslib.types import Strategy
 
 from peakdrill import events
 from peakdrill.chaos.target import CONFIG_KEY as ALLOWED_HOSTS_KEY
+from peakdrill.drill.journalfaults import journal_fault
 from peakdrill.errors import SpecError, quote
 from peakdrill.spec.safeyaml import load_yaml
 
@@ -87,16 +90,48 @@ def _settings(experiment: dict) -> dict:
     return {"runtime": {"rollbacks": {"strategy": "always"}, "hypothesis": hypothesis}}
 
 
-def run_step(step: ExperimentStep, bus: events.EventBus, journal_path: Path) -> dict:
-    """Run one experiment to its end (rollbacks included) and keep its journal; returns the journal."""
-    bus.experiment = str(step.path)
-    bus.publish(events.ExperimentStarted(experiment=str(step.path), title=step.title))
+def run_prepared(spec: dict, bus: events.EventBus, state: dict) -> dict:
+    """Run one experiment of a step file to its end (rollbacks included) and keep its journal.
+
+    ``state``: ``interrupted`` (set before it starts: do not start) and ``runner_lost`` (the guardian
+    interrupted it: its rollbacks were played without the runner). Returns the journal."""
+    experiment, name, journal_path = spec["experiment"], spec["experiment_file"], Path(spec["journal"])
+    bus.experiment = name
+    bus.publish(events.ExperimentStarted(experiment=name, title=spec["title"]))
+    seen = _FaultEvents()
+    bus.subscribe(seen)
     journal: dict = {}
     try:
-        journal = run_experiment(step.experiment, settings=_settings(step.experiment), strategy=Strategy.DEFAULT)
+        if not state.get("interrupted"):
+            journal = run_experiment(experiment, settings=_settings(experiment), strategy=Strategy.DEFAULT)
         return journal
     finally:
+        journal_path.parent.mkdir(parents=True, exist_ok=True)
         journal_path.write_text(json.dumps(journal or {"status": "not-run"}, indent=2, default=str), encoding="utf-8")
-        bus.publish(events.ExperimentFinished(experiment=str(step.path), status=journal.get("status", "interrupted"),
+        if not seen.count:
+            _publish_journal_fault(bus, journal, f"{Path(name).stem}#{spec['index']}",
+                                   "guardian" if state.get("runner_lost") else "")
+        bus.publish(events.ExperimentFinished(experiment=name, status=journal.get("status", "interrupted"),
                                               deviated=bool(journal.get("deviated"))))
         bus.experiment = ""
+
+
+class _FaultEvents:
+    """Counts the faults peakdrill's own provider recorded while the experiment ran."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, event: events.Event) -> None:
+        self.count += isinstance(event, events.FaultInjected)
+
+
+def _publish_journal_fault(bus: events.EventBus, journal: dict, fault_id: str, removed_by: str) -> None:
+    fault = journal_fault(journal)
+    if fault is None:
+        return
+    bus.publish(events.FaultInjected(ts=fault.inject_ts, fault_id=fault_id, fault=fault.name, target=fault.provider,
+                                     provider=fault.provider))
+    if fault.remove_ts is not None:
+        bus.publish(events.FaultRemoved(ts=fault.remove_ts, fault_id=fault_id, fault=fault.name, target=fault.provider,
+                                        by=removed_by or fault.removed_by))

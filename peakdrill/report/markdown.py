@@ -36,9 +36,9 @@ def render_markdown(score: Score) -> str:
                         capacity_result(score.capacity, s)] for s in score.capacity.steps])
     if score.faults:
         out += ["", "### Fault windows", ""]
-        out += table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],
-                      [[f.fault or f.fault_id, f"t={f.start_t:.0f}s",
-                        "never removed" if f.end_t is None else f"t={f.end_t:.0f}s",
+        out += table(["Fault", "Injected by", "From", "To", "Overlaps", "Cache-read p99 during", "Recovery"],
+                      [[f.fault or f.fault_id, f.provider, f"t={f.start_t:.0f}s",
+                        "never removed" if f.end_t is None else f"t={f.end_t:.0f}s", ", ".join(f.overlaps) or "–",
                         "–" if f.cache_p99_during_ms is None else f"{f.cache_p99_during_ms:g} ms", f.recovery]
                        for f in score.faults])
     out += ["", "### Endpoints", ""]

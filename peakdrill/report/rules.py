@@ -10,6 +10,7 @@ one pass 2 (:meth:`RuleJudge.windows_needed`). Windows are wall-clock seconds (s
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from peakdrill.errors import SpecError
@@ -18,8 +19,8 @@ from peakdrill.report.recovery import Recovery, measure_recovery
 from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
 from peakdrill.rundir import RunDir, RunMeta
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
-from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
-                                      recovery_target_s, stage_at, timeline_entry)
+from peakdrill.report.windows import (FaultWindow, cleared_ts, describe_seconds, fault_windows, is_measured, overlapping,
+                                      overlaps, recovery_target_s, stage_at, timeline_entry)
 from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds
 from peakdrill.slo.parse import parse_section
 from peakdrill.slo.presets import reference_shop
@@ -88,7 +89,9 @@ class RuleJudge:
         self.recoveries: dict[int, Recovery] = {}
         if ruleset.recovery:
             seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule).seconds.tolist()})
-            self.recoveries = {id(w): measure_recovery(data, w, self.second_ok, seconds, ruleset.recovery_window_s)
+            # A compound fault recovers only once its last overlapping fault is removed.
+            self.recoveries = {id(w): measure_recovery(data, replace(w, remove_ts=cleared_ts(self.windows, w)), self.second_ok,
+                                                       seconds, ruleset.recovery_window_s)
                                for w in self.windows}
 
     def names(self, rule: Rule) -> frozenset:
@@ -200,7 +203,8 @@ class RuleJudge:
         target = recovery_target_s(self.data, window)
         sustained = self.ruleset.recovery_window_s
         title = f"Recovery after {window.fault or window.fault_id}"
-        t_from = window.remove_ts if window.remove_ts is not None else window.inject_ts
+        cleared = cleared_ts(self.windows, window)
+        t_from = cleared if cleared is not None else window.inject_ts
         span = f"from t={self.data.t(t_from):.0f}s"
         vid = f"recovery:{window.fault_id}"
 
@@ -221,7 +225,13 @@ class RuleJudge:
             return judged(FAIL, f"SLOs never held for {sustained:g} s in a row after removal")
         return judged(PASS if recovery.recovery_s <= target else FAIL,
                       f"SLOs held for {sustained:g} s from t={self.data.t(recovery.recovered_ts):.0f}s "
-                      f"(removed by {window.removed_by or '?'})", recovery.recovery_s)
+                      f"(removed by {window.removed_by or '?'}{self._overlap_note(window)})", recovery.recovery_s)
+
+    def _overlap_note(self, window: FaultWindow) -> str:
+        others = overlapping(self.windows, window, self.data.last_data_ts)
+        if not others:
+            return ""
+        return "; overlapped " + ", ".join(w.fault or w.fault_id for w in others) + ", measured after the last one ended"
 
     def verdicts(self, merged: Mapping[str, Bucket]) -> list[Verdict]:
         """``merged``: ``data.merged`` of at least :meth:`windows_needed`."""

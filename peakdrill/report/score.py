@@ -11,7 +11,7 @@ from peakdrill.report.stats import EndpointStats, endpoint_stats
 from peakdrill.report.trust import (behind_reasons, generator_max_cpu, refused_reasons, saturated_seconds,
                                     saturation_reasons, status_reason)
 from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict
-from peakdrill.report.windows import FaultWindow, overlaps, recovery_target_s, timeline_entry
+from peakdrill.report.windows import FaultWindow, overlapping, overlaps, recovery_target_s, timeline_entry
 from peakdrill.slo.model import RuleSet
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class FaultSummary:
     failures_during: int
     recovery: str
     recovery_target_s: float
+    provider: str = ""  # who injected it: a Chaos Toolkit provider, or "peakdrill" for its own
+    overlaps: tuple[str, ...] = ()  # the other faults active at the same time (a compound fault)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -99,7 +101,8 @@ class _Scorer:
             requests_during=int(self.everything.count[rows].sum()),
             failures_during=int(self.everything.failures[rows].sum()),
             recovery=recovery.text() if (recovery := self.judge.recoveries.get(id(window))) else "not judged",
-            recovery_target_s=recovery_target_s(self.data, window))
+            recovery_target_s=recovery_target_s(self.data, window), provider=window.provider or "peakdrill",
+            overlaps=tuple(w.fault or w.fault_id for w in overlapping(self.windows, window, self.data.last_data_ts)))
 
     def verdicts(self) -> list[Verdict]:
         result = self.judge.verdicts(self.merged)

@@ -22,6 +22,7 @@ class FaultWindow:
     inject_ts: float
     remove_ts: float | None  # None: never removed, lasts until the end of the data
     removed_by: str
+    provider: str = ""  # the Chaos Toolkit provider that injected it ("": peakdrill's own)
 
     def end_ts(self, data_end_ts: float) -> float:
         return self.remove_ts if self.remove_ts is not None else data_end_ts
@@ -65,8 +66,29 @@ def _window(start, remove_ts: float | None, by: str) -> FaultWindow:
     return FaultWindow(
         fault_id=str(start.get("fault_id", "")), fault=str(start.get("fault", "")),
         target=str(start.get("target", "")), experiment=str(start.get("experiment", "")),
-        inject_ts=start.ts, remove_ts=remove_ts, removed_by=by,
+        inject_ts=start.ts, remove_ts=remove_ts, removed_by=by, provider=str(start.get("provider", "") or ""),
     )
+
+
+def overlapping(windows: list[FaultWindow], window: FaultWindow, data_end_ts: float) -> list[FaultWindow]:
+    """The other windows that share time with ``window``, directly or through a chain of overlaps
+    (a compound fault): recovery is judged only after the last of them ends."""
+    cluster, grew = [window], True
+    while grew:
+        grew = False
+        for other in windows:
+            if other not in cluster and any(other.inject_ts < w.end_ts(data_end_ts) and w.inject_ts < other.end_ts(data_end_ts)
+                                            for w in cluster):
+                cluster.append(other)
+                grew = True
+    return [w for w in windows if w in cluster and w is not window]
+
+
+def cleared_ts(windows: list[FaultWindow], window: FaultWindow) -> float | None:
+    """When ``window`` and every fault overlapping it have all been removed (None: one never was)."""
+    group = [window, *overlapping(windows, window, float("inf"))]
+    ends = [w.remove_ts for w in group]
+    return None if None in ends else max(ends)
 
 
 def timeline_entry(data: RunData, experiment: str) -> TimelineEntry | None:

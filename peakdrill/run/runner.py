@@ -24,11 +24,11 @@ from pathlib import Path
 
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
-from peakdrill.drill.experiments import run_step
 from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
 from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stages_json, utc_text
 from peakdrill.run.scraper import MetricsScraper
+from peakdrill.run.steps import StepProcesses
 from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 LOAD_START_TIMEOUT_S = 60.0
 POLL_S = 0.5
+# How long the runner waits at the end for experiments to finish their rollbacks; one still running
+# after that plays them on its own (it is detached) and records them in events.jsonl.
+ROLLBACK_WAIT_S = 120.0
 
 
 class _Terminated(KeyboardInterrupt):
@@ -117,6 +120,7 @@ class DrillRun:
     status: str = "failed"
     watcher: DrillWatcher | None = None
     ended_early: str = ""
+    steps: StepProcesses | None = None
 
     def _wait_for_load_start(self) -> float:
         """The load clock starts at the profile shape's first tick, which it writes to events.jsonl."""
@@ -167,18 +171,14 @@ class DrillRun:
         load_start = self._wait_for_load_start()
         self.run.update_meta(load_start_ts=load_start, **_on_the_clock(plan, load_start - start_ts))
         clock = Clock(run_start_ts=start_ts, load_start_ts=load_start, stages=plan.stages)
-        self.watcher = DrillWatcher(self.run.path, clock, plan.abort_rules, plan.drill.endpoints.model_dump(), self.bus, self._next_fault, self.show_progress)
+        self.watcher = DrillWatcher(self.run.path, clock, plan.abort_rules, plan.drill.endpoints.model_dump(), self.bus,
+                                    self._next_fault, self.show_progress, on_abort=self.steps.interrupt_all)
         self.watcher.start()
+        # Each entry starts at its time in its own process, whatever still runs: entries may overlap.
         for step in plan.steps if self.mode.run_timeline else ():
             if not self._sleep_until(load_start + step.at_s):
                 break
-            self.watcher.in_experiment.set()
-            try:
-                journal = run_step(step, self.bus, self.run.journal_path(step.index, str(step.path)))
-            finally:
-                self.watcher.in_experiment.clear()
-            if journal.get("status") == "interrupted" and not self.watcher.aborted.is_set():
-                raise KeyboardInterrupt()  # chaoslib swallowed the user's Ctrl-C after rolling back
+            self.steps.start(step)
         self._sleep_until(load_start + plan.load_duration_s + 5)
         limit = start_ts + plan.time_limit_s
         while not self._load_over() and time.time() < limit:
@@ -211,7 +211,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                                     topology=mode.topology, env=_locust_env(plan, mode),
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
-    drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
+    drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode,
+                     steps=StepProcesses(run, bus, start_ts))
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
     try:
@@ -228,6 +229,10 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
         # A second Ctrl-C must not cut the clean-up short: it is what keeps the target safe.
         previous_sigint = signal.signal(signal.SIGINT, signal.SIG_IGN) if threading.current_thread() is threading.main_thread() else None
         try:
+            # Every experiment still running is stopped and rolled back before the load stops:
+            # its recovery is measured under load, and an abort or Ctrl-C leaves nothing injected.
+            drill.steps.interrupt_all()
+            drill.steps.wait(ROLLBACK_WAIT_S)
             if drill.watcher:
                 drill.watcher.stop()
             bus.publish(events.LoadStopped(exit_code=locust.stop()))

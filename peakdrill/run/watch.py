@@ -1,15 +1,13 @@
 """Watches a running drill: live progress for the operator and the abort condition for safety.
 
 The abort condition (the rules marked ``abort: true``, and the ``abort:`` section's error ratio and
-p95 limits, each broken for its ``sustained`` time) interrupts a running
-experiment the way Chaos Toolkit itself offers, with SIGUSR1 ("stop now, keep the rollbacks"), so
-the rollbacks always play; between experiments it just tells the runner to stop.
+p95 limits, each broken for its ``sustained`` time) interrupts every running
+experiment the way Chaos Toolkit itself offers, with SIGUSR1 to its process ("stop now, keep the
+rollbacks"), so the rollbacks always play, and tells the runner to stop.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import threading
 import time
@@ -52,13 +50,13 @@ class Clock:
 
 class DrillWatcher(threading.Thread):
     def __init__(self, run_dir: Path, clock: Clock, abort_rules: tuple[Rule, ...], groups: dict, bus: events.EventBus,
-                 next_fault: Callable[[float], str], show_progress: bool) -> None:
+                 next_fault: Callable[[float], str], show_progress: bool, on_abort: Callable[[], None] = lambda: None) -> None:
         super().__init__(name="drill-watcher", daemon=True)
         self.live = LiveStats(run_dir)
         self.clock, self.abort_rules, self.groups, self.bus = clock, abort_rules, groups, bus
         self.next_fault = next_fault
         self.show_progress = show_progress
-        self.in_experiment = threading.Event()
+        self.on_abort = on_abort  # stops every running experiment (their rollbacks are played)
         self.aborted = threading.Event()
         self._halt = threading.Event()
         self._saturated: set[str] = set()  # load processes already put on the timeline as saturated
@@ -97,8 +95,7 @@ class DrillWatcher(threading.Thread):
             self.aborted.set()
             self.bus.publish(events.Abort(reason=reason))
             print(f"peakdrill: ABORT: {reason}; rolling back and stopping the load", file=sys.stderr, flush=True)
-            if self.in_experiment.is_set():
-                os.kill(os.getpid(), signal.SIGUSR1)
+            self.on_abort()
 
     def _note_saturation(self) -> None:
         generators = self.live.generators(GENERATOR_WINDOW_S)
