@@ -21,7 +21,7 @@ from loadkit import peakdrill
 pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).resolve().parent
-GUARDIAN_BOUND_S = 2.0  # docs/chaos.md: the guardian starts the rollbacks within 1 s; kill -CONT takes ms
+GUARDIAN_BOUND_S = 5.0  # docs/experiments.md "Rollbacks when the runner dies"; kill -CONT itself takes ms
 EXPERIMENT = """\
 title: The item service freezes
 description: Chaos Toolkit's process provider only; nothing from peakdrill.
@@ -112,6 +112,7 @@ def test_kill_9_of_the_runner_mid_fault_the_guardian_plays_the_rollbacks(tmp_pat
             while service.status() == psutil.STATUS_STOPPED:
                 assert time.monotonic() - killed < GUARDIAN_BOUND_S, "the rollback did not run within the bound"
                 time.sleep(0.02)
+            print(f"rollback played {time.monotonic() - killed:.2f} s after kill -9 of the runner")
         finally:
             if runner.poll() is None:
                 runner.kill()
