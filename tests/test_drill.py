@@ -81,16 +81,18 @@ def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(sh
     assert "interrupted" in (run_dir / "report.html").read_text().lower()
 
 
-def test_kill_9_of_the_runner_mid_fault_leaves_the_dead_man_and_the_load_to_clean_up(shop, tmp_path):
+def test_kill_9_of_the_runner_mid_fault_the_experiments_guardian_rolls_back_and_the_load_stops(shop, tmp_path):
     drill = start_drill_until_the_fault(shop, tmp_path, fault_at_s=6, outage_s=30)
     process, run_dir, injected, locust_family = drill.process, drill.run_dir, drill.injected, drill.locust_family
     reports = run_dir.parent
     try:
         process.kill()
         process.wait(timeout=10)
-        # The dead-man notices its injector died and restores Redis; the timeline says who did it.
+        # The experiment's own process (its guardian) notices the runner died and plays the
+        # rollbacks (the dead-man stays the backstop should that process die too).
         _, removed = wait_for_event(reports, "fault_removed", timeout=15)
-        assert removed["fault_id"] == injected["fault_id"] and removed["by"] == "dead-man"
+        assert removed["fault_id"] == injected["fault_id"] and removed["by"] == "rollback"
+        assert "runner_lost" in [e["type"] for e in read_events(run_dir)]
         assert removed["experiment"].endswith("cache-outage.yaml")
         assert supervisor.redis_running(load_state(shop.shop_dir))
         # Locust notices its runner died and stops the load by itself.

@@ -82,5 +82,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         option(command, "--shop-dir", help="the shop whose faults to act on", default=DEFAULT_SHOP_DIR)
         if name == "recover":
             option(command, "--run-dir", help="also play the rollbacks that the experiments of this drill run still owe "
-                                              "(any provider: their runner and process were killed)", default="")
+                                              "(any provider: their runner and process were killed)", default="",
+                   env="PEAKDRILL_RECOVER_RUN_DIR")  # PEAKDRILL_RUN_DIR is Locust's, inside a drill
         command.set_defaults(handler=handler)

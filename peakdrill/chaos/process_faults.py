@@ -29,6 +29,10 @@ def validate_kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app
     args.choice("process", process, KILLABLE)
 
 
+# Workers this process killed whose crash window is still open: the experiment's next activity,
+# wait_for_app_workers, closes them (both run in the same experiment process).
+_crashed: list[int] = []
+
 def kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app-worker", configuration: dict | None = None) -> dict:
     """SIGKILL one app worker (the oldest PID), as a crashed node; its master starts a new one."""
     validate_kill_process(shop_dir, process)
@@ -38,6 +42,7 @@ def kill_process(shop_dir: str = ".peakdrill/shop", process: str = "app-worker",
         raise ChaosError(f"the shop in {shop_dir!r} has no app workers to kill (fix: `peakdrill shop up`)")
     victim = workers[0]
     os.kill(victim, signal.SIGKILL)
+    _crashed.append(victim)
     events.publish(events.FaultInjected(fault_id=f"{CRASH}@{victim}", fault=CRASH, target=f"app worker pid {victim}"))
     return {"killed_pid": victim, "workers_before": workers}
 
@@ -58,15 +63,14 @@ def wait_for_app_workers(shop_dir: str = ".peakdrill/shop", timeout: float = 30,
     """Wait until the app has all its workers again; the crash counts as healed from then."""
     validate_wait_for_app_workers(shop_dir, timeout, by)
     state = shop_state(shop_dir, configuration)
-    before = set(app_worker_pids(state))
     if not procs.wait_until(lambda: len(app_worker_pids(state)) >= state.app.workers, float(timeout), 0.2):
         raise ChaosError(f"the app has {len(app_worker_pids(state))} of {state.app.workers} workers after {timeout}s "
                          f"(fix: read {state.shop_dir}/app.log)")
     workers = app_worker_pids(state)
-    replaced = sorted(set(workers) - before)
-    if replaced:
-        events.publish(events.FaultRemoved(fault_id=f"{CRASH}@replaced-by-{replaced[0]}", fault=CRASH,
-                                           target=f"app worker pid {replaced[0]}", by=by))
+    while _crashed:  # the window closes under the id it opened with, whenever the master replaced it
+        victim = _crashed.pop(0)
+        events.publish(events.FaultRemoved(fault_id=f"{CRASH}@{victim}", fault=CRASH,
+                                           target=f"app worker pid {victim}", by=by))
     return {"workers": workers, "expected": state.app.workers}
 
 
