@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import reprlib
 
+COMMAND_LINE = "the command line"  # the "file" of a SpecError about an option
 QUOTE_LIMIT = 80  # characters of a bad value an error message may quote
 
 
@@ -91,4 +92,4 @@ class EgressRefusedError(UnsafeTargetError, ConnectionRefusedError):
         self.endpoint = endpoint
         super().__init__(errno.ECONNREFUSED,
                          f"peakdrill refused to connect to {endpoint}: not one of the run's allowed hosts "
-                         f"{list(allowed)}; if it is yours to test, add it with --allow-host or target.allowed_hosts")
+                         f"{quote(list(allowed))}; if it is yours to test, add it with --allow-host or target.allowed_hosts")

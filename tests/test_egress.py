@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from loadkit import finish, peakdrill, start_peakdrill, write_profile
-from peakdrill.chaos import client, slo
+from peakdrill.chaos import client, load_burst, slo
 from peakdrill.chaos.target import allowed_hosts
 from peakdrill.drill.experiments import prepare
 from peakdrill.drill.scraper import SERVER_METRICS_FILE, MetricsScraper
@@ -107,6 +107,15 @@ def test_a_chaos_probe_is_not_led_off_the_allowlist_by_a_redirect_and_takes_the_
         with pytest.raises(ChaosError):  # the listener has no /metrics to read
             slo.slo_over_window(window_s=1, url=target.url, configuration={"peakdrill_allowed_hosts": ["127.0.0.2"]})
         assert away.connections == 1
+
+
+def test_a_load_burst_led_off_the_allowlist_by_a_redirect_stops_and_fails():
+    with counting_server("127.0.0.2") as away, counting_server("127.0.0.1", redirect_everything=True) as target:
+        target.redirect_to = f"{away.url}/api/products/1"
+        with pytest.raises(EgressRefusedError):
+            load_burst.spike_load(users=3, duration=5, max_requests=300, url=target.url,
+                                  configuration={"peakdrill_allowed_hosts": []})
+        assert 1 <= target.connections <= 3 and away.connections == 0  # each client's first request, then all stop
 
 
 def test_the_drills_metrics_scraper_does_not_follow_a_redirect_off_the_allowlist(tmp_path):

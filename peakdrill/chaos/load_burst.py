@@ -13,6 +13,7 @@ import uuid
 
 from peakdrill.chaos import args, client
 from peakdrill.chaos.target import target
+from peakdrill.errors import EgressRefusedError
 
 __all__ = ["spike_load", "validate_spike_load", "stop_spike_load"]
 
@@ -66,11 +67,18 @@ def spike_load(shop_dir: str = ".peakdrill/shop", users: int = 30, duration: flo
     every ``order_every``-th request of a client places an order, the others read products.
     ``url`` aims it at a shop other than the embedded one (allowed hosts only)."""
     validate_spike_load(shop_dir, users, duration, max_requests, order_every, url)
-    shop, tally = target(shop_dir, url, configuration), _Tally()
+    shop, tally, refused = target(shop_dir, url, configuration), _Tally(), []
     _stop.clear()
     deadline = time.monotonic() + float(duration)
 
     def shopper(number: int) -> None:
+        try:
+            shop_until_done(number)
+        except EgressRefusedError as exc:  # a redirect off the allowlist: the whole burst stops, and fails
+            refused.append(exc)
+            _stop.set()
+
+    def shop_until_done(number: int) -> None:
         sent = 0
         while not _stop.is_set() and time.monotonic() < deadline and tally.take(int(max_requests)):
             sent += 1
@@ -92,6 +100,8 @@ def spike_load(shop_dir: str = ".peakdrill/shop", users: int = 30, duration: flo
             thread.join()
     finally:
         _stop.set()  # Ctrl-C lands in this thread: tell the clients to stop at their next request
+    if refused:
+        raise refused[0]
     by_status = tally.by_status
     return {"requests": tally.sent, "seconds": round(time.monotonic() - started, 2), "by_status": by_status,
             "shed": by_status.get("429", 0), "shed_without_retry_after": tally.shed_without_retry_after,

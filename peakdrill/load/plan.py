@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from peakdrill.drill.plan import END_GRACE_S, DrillPlan
-from peakdrill.errors import SpecError
+from peakdrill.errors import COMMAND_LINE, SpecError
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.slo.model import RuleSet
 from peakdrill.slo.presets import REFERENCE_SHOP, preset
@@ -22,7 +22,6 @@ from peakdrill.spec.drill import Drill, Load
 from peakdrill.spec.profile import Stage, load_profile
 
 DEFAULT_LOCUSTFILE = "loadtests/locustfile.py"
-COMMAND_LINE = "the command line"
 
 
 @dataclass(slots=True, frozen=True)

@@ -24,6 +24,7 @@ INTENTS = {"order_issue": 30, "logistics": 15, "after_sales": 5, "payment_disput
 CHANNELS = {"chat": 60, "phone": 25, "social": 10, "app": 4, "store": 1}
 Share = Annotated[float, Field(ge=0, le=1e9)]  # a weight; bounded so that a sum of them stays finite
 MAX_ORDERS_PER_DAY = 1e12
+MAX_STAGES = 100_000  # a day of 1 s replay buckets is 86,400
 MAX_GROWTH = 1_000.0
 
 
@@ -132,7 +133,7 @@ class Profile(Spec):
     cs_mix: CsMix = CsMix()
     forecast: Forecast | None = None
     replay: Replay | None = None
-    stages: list[Stage] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1, max_length=MAX_STAGES)
 
     @model_validator(mode="after")
     def _known_classes(self) -> Profile:
@@ -149,8 +150,11 @@ class Profile(Spec):
     def peak_users(self) -> int:
         return max(stage.users for stage in self.stages)
 
-    def scaled_stages(self, scale: float) -> list[Stage]:
+    def scaled_stages(self, scale: float, path: str = "the profile") -> list[Stage]:
         """Stages with users, spawn and arrival rates multiplied by ``scale`` (never below one user)."""
+        if self.peak_users * scale > MAX_USERS:
+            raise SpecError(path, "stages", f"{self.peak_users:,} users at scale {scale:g} is above the {MAX_USERS:,} "
+                            "users one run may have", "lower --scale (or load.scale)")
         scaled = []
         for stage in self.stages:
             users = max(1, round(stage.users * scale))
