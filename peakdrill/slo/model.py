@@ -136,7 +136,7 @@ class Rule:
 def measure(metric: Metric, bucket: Bucket, seconds: int) -> float:
     """The metric over a merged bucket of ``seconds`` seconds, in the canonical unit; the bucket has requests."""
     if metric.kind == LATENCY:
-        return bucket.percentile_ms(100.0 if metric.percentile is None else metric.percentile)
+        return bucket.max_ms() if metric.percentile is None else bucket.percentile_ms(metric.percentile)
     if metric.kind == ERROR_RATIO:
         return bucket.failures / bucket.count
     if metric.kind == SUCCESS_RATIO:

@@ -80,6 +80,8 @@ _FIXES = {
     "model_attributes_type": "write a mapping (key: value lines)",
     "string_too_short": "write at least {min_length} character(s)",
     "too_short": "give at least {min_length} item(s)",
+    "too_long": "give at most {max_length} item(s)",
+    "string_too_long": "write at most {max_length} character(s)",
     "string_pattern_mismatch": "use only the characters {pattern}",
     "literal_error": "write one of {expected}",
 }

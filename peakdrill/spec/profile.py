@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.loader import Duration, Spec, load_spec, validate
 
@@ -31,7 +31,7 @@ MAX_GROWTH = 1_000.0
 def _shares(value: dict[str, float], known: dict[str, float], what: str) -> dict[str, float]:
     unknown = sorted(set(value) - set(known))
     if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r}; the {what}s are {', '.join(known)}")
+        raise ValueError(f"unknown {what} {quote(unknown[0], 40)}; the {what}s are {', '.join(known)}")
     if not any(value.values()):
         raise ValueError(f"at least one {what} needs a share above 0")
     return value
@@ -139,7 +139,7 @@ class Profile(Spec):
     def _known_classes(self) -> Profile:
         unknown = sorted(set(self.user_mix) - set(USER_CLASSES))
         if unknown:
-            raise ValueError(f"user_mix has unknown journey {unknown[0]!r}; the journeys are {', '.join(USER_CLASSES)}")
+            raise ValueError(f"user_mix has unknown journey {quote(unknown[0], 40)}; the journeys are {', '.join(USER_CLASSES)}")
         return self
 
     @property
