@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     from peakdrill.chaos import cli as chaos_cli
     from peakdrill.drill import cli as drill_cli
     from peakdrill.gate import cli as gate_cli
+    from peakdrill.integrity import cli as integrity_cli
     from peakdrill.load import capacity_cli, merge_cli
     from peakdrill.load import cli as load_cli
     from peakdrill.replay import cli as profile_cli
@@ -59,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (shop_cli, drill_cli, report_cli, profile_cli, chaos_cli, load_cli, capacity_cli, merge_cli, sizing_cli,
-                   gate_cli):
+                   gate_cli, integrity_cli):
         module.register(subparsers)
     return parser
 

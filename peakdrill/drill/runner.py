@@ -30,6 +30,7 @@ from peakdrill.drill.plan import DrillPlan
 from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
+from peakdrill.integrity.afterload import reconcile_after_load
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist
 
@@ -80,6 +81,7 @@ def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) 
         "stages": [], "timeline": [],
         "slo": {"recovery_window_s": plan.ruleset.recovery_window_s}, "slo_rules": plan.ruleset.to_dict(),
         "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
+        "integrity": drill.integrity.model_dump(mode="json") if drill.integrity else None,
         "versions": _versions(),
         "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
         "status": "running",
@@ -216,6 +218,9 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                 drill.watcher.stop()
             bus.publish(events.LoadStopped(exit_code=locust.stop()))
             scraper.stop()
+            if plan.drill.integrity is not None and drill.watcher is not None:  # the load ran: reconcile it
+                reconcile_after_load(run.path, plan.drill.integrity, plan.allowed_hosts, plan.target_url, start_ts,
+                                     plan.integrity_dir, bus)
             end_ts = time.time()
             run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
             bus.publish(events.RunFinished(status=drill.status))

@@ -3,7 +3,8 @@
 Each load process records every request into per-second HdrHistograms (see
 :mod:`peakdrill.histograms`) and samples its own CPU every second. Workers ship both to the master
 inside Locust's regular worker reports; the master (or a stand-alone local process) appends them
-to ``histograms/<source>.jsonl`` and ``generator.jsonl``. Nothing is summarised on the way, so the
+to ``histograms/<source>.jsonl`` and ``generator.jsonl``; the business acknowledgements a
+locustfile recorded (:mod:`peakdrill.integrity.ack`) travel the same way to ``acks/``. Nothing is summarised on the way, so the
 files merge exactly across workers and across masters.
 
 Without ``--peakdrill-run-dir`` (or ``PEAKDRILL_RUN_DIR``) the hooks do nothing, so the locustfile
@@ -25,6 +26,8 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from peakdrill.histograms import HISTOGRAM_DIR, Recorder
+from peakdrill.integrity.ack import BOOK as ACKS
+from peakdrill.integrity.ackfile import append_acks
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.rundir import GENERATOR_FILE, RUNNER_PID_ENV, STOP_REQUEST_FILE
@@ -106,22 +109,26 @@ class RunDirWriter:
 def _install_worker(environment: Environment) -> None:
     collector = Collector(environment, f"worker-{environment.runner.worker_index}-{os.getpid()}")
 
+    ACKS.enabled = True  # the master decides whether they are kept, as for the histograms
+
     def on_report(client_id, data):
         histograms, health = collector.drain()
-        data[PAYLOAD_KEY] = {"histograms": histograms, "health": health}
+        data[PAYLOAD_KEY] = {"histograms": histograms, "health": health, "acks": ACKS.drain()}
 
     def on_flush(environment, msg, **_):
         # Stop our users first, so that what we ship now is everything this worker will ever measure.
         environment.runner.stop()
         histograms, health = collector.drain(everything=True)
-        environment.runner.send_message(FINAL_MESSAGE, {"histograms": histograms, "health": health})
+        environment.runner.send_message(FINAL_MESSAGE, {"histograms": histograms, "health": health,
+                                                        "acks": ACKS.drain()})
 
     environment.events.report_to_master.add_listener(on_report)
     environment.runner.register_message(FLUSH_MESSAGE, on_flush, concurrent=True)
 
 
 def _install_master(environment: Environment, run_dir: Path) -> None:
-    writer = RunDirWriter(run_dir, f"master-{os.getpid()}")
+    source = f"master-{os.getpid()}"
+    writer = RunDirWriter(run_dir, source)
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
     flushed: set[str] = set()
 
@@ -129,9 +136,11 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
         payload = data.get(PAYLOAD_KEY)
         if payload:
             writer.write(payload["histograms"], payload["health"])
+            append_acks(run_dir, source, payload.get("acks") or [])
 
     def on_final(environment, msg, **_):
         writer.write(msg.data["histograms"], msg.data["health"])
+        append_acks(run_dir, source, msg.data.get("acks") or [])
         flushed.add(msg.node_id)
 
     def collect_final_reports(**_):
@@ -158,14 +167,17 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
 def _install_local(environment: Environment, run_dir: Path) -> None:
     collector = Collector(environment, f"local-{os.getpid()}")
     writer = RunDirWriter(run_dir, collector.source)
+    ACKS.enabled = True
 
     def flush_periodically():
         while True:
             gevent.sleep(3.0)
             writer.write(*collector.drain())
+            append_acks(run_dir, collector.source, ACKS.drain())
 
     def flush_all(**_):
         writer.write(*collector.drain(everything=True))
+        append_acks(run_dir, collector.source, ACKS.drain())
 
     gevent.spawn(flush_periodically)
     environment.events.test_stop.add_listener(flush_all)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket
+from peakdrill.integrity.reconcile import read_reconciliation
+from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
 from peakdrill.report.rundata import RunData
 from peakdrill.report.series import max_ms, merge_seconds, per_second
@@ -52,6 +54,7 @@ class RuleJudge:
         self.everything = self.series(frozenset(data.names))
         self.measured = [s for s in sorted(self.everything) if is_measured(data, s)]
         self.windows = fault_windows(data)
+        self.reconciliation = read_reconciliation(data.run_dir)
         self.recoveries: dict[int, Recovery] = {}
         if ruleset.recovery:
             seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule)})
@@ -118,6 +121,8 @@ class RuleJudge:
                 f"max {max_ms(bucket):.1f} ms")
 
     def verdict(self, rule: Rule) -> Verdict:
+        if rule.metric.integrity:
+            return integrity_verdict(rule, self.reconciliation)
         target, unit, op = _display(rule, rule.bound.value), rule.bound.unit, rule.bound.op
         seconds = self.seconds(rule.window)
         span = describe_seconds(self.data, seconds)

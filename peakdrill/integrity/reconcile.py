@@ -1,0 +1,121 @@
+"""One reconciliation of a run: every configured kind's acknowledgements against its system of
+record, judged overall and per fault window, written to ``reconciliation.json``.
+
+Each reconciler is bounded by the section's ``timeout`` twice over: by its own means (a socket
+timeout, ``statement_timeout``, a killed command) and by a watchdog thread here, so a hung driver
+cannot hold the run; a kind that was not answered in time is INCONCLUSIVE.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from peakdrill.errors import PeakdrillError, RunDirError
+from peakdrill.integrity.ackfile import iter_acks
+from peakdrill.integrity.config import Integrity
+from peakdrill.integrity.reconcilers import Context, Stored, fetch
+from peakdrill.integrity.verdict import KindAcks, Window, collect, inconclusive_kind, judge_kind
+
+RECONCILIATION_FILE = "reconciliation.json"
+FORMAT = 1
+WATCHDOG_GRACE_S = 5.0
+DEFAULT_RECOVERY_TARGET_S = 60.0
+
+
+def fault_windows(run_dir: Path) -> list[Window]:
+    """Each fault from injection to removal plus its timeline entry's recovery target (a fault that
+    was never removed: to the end of time)."""
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    targets = {str(e.get("experiment")): float(e.get("recovery_target_s") or DEFAULT_RECOVERY_TARGET_S)
+               for e in meta.get("timeline") or [] if isinstance(e, dict)}
+    injected: dict[str, dict] = {}
+    windows: list[Window] = []
+    events = run_dir / "events.jsonl"
+    lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue  # a torn last line
+        if event.get("type") == "fault_injected":
+            injected[str(event.get("fault_id"))] = event
+        elif event.get("type") == "fault_removed" and str(event.get("fault_id")) in injected:
+            start = injected.pop(str(event.get("fault_id")))
+            recovery = targets.get(str(start.get("experiment")), DEFAULT_RECOVERY_TARGET_S)
+            windows.append(_window(start, float(event["ts"]) + recovery))
+    windows.extend(_window(start, float("inf")) for start in injected.values())
+    return sorted(windows, key=lambda w: w.start_ts)
+
+
+def _window(event: dict, end_ts: float) -> Window:
+    return Window(str(event.get("fault", "")), str(event.get("fault_id", "")), str(event.get("experiment", "")),
+                  float(event["ts"]), end_ts)
+
+
+def _bounded_fetch(kind: str, spec, context: Context) -> Stored:
+    result: dict = {}
+
+    def ask() -> None:
+        try:
+            result["stored"] = fetch(kind, spec, context)
+        except PeakdrillError as exc:
+            result["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a driver's own error is this kind's answer, not a crash of the run
+            result["error"] = f"{type(exc).__name__}: {exc}"[:400]
+
+    worker = threading.Thread(target=ask, name=f"reconcile-{kind}", daemon=True)
+    worker.start()
+    worker.join(context.timeout_s + WATCHDOG_GRACE_S)
+    if worker.is_alive():
+        raise TimeoutError(f"the {spec.type} reconciler gave no answer within {context.timeout_s:g} s")
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return result["stored"]
+
+
+def reconcile(run_dir: Path, integrity: Integrity, context: Context) -> dict:
+    """Reconcile now and write ``reconciliation.json``; the document written."""
+    acks = collect(iter_acks(run_dir))
+    windows = fault_windows(run_dir)
+    kinds = []
+    for kind, spec in integrity.kinds.items():
+        book = acks.get(kind, KindAcks())
+        started = time.monotonic()
+        try:
+            stored = _bounded_fetch(kind, spec, context)
+        except (TimeoutError, RuntimeError) as exc:
+            kinds.append(inconclusive_kind(kind, book, f"{spec.type} reconciler: {exc}"))
+            continue
+        judged = judge_kind(kind, book, stored, windows, integrity.sample)
+        kinds.append(judged | {"reconciler": spec.type, "took_s": round(time.monotonic() - started, 3)})
+    unconfigured = sorted(set(acks) - set(integrity.kinds))
+    document = {"format": FORMAT, "reconciled_at": time.time(), "since": context.since,
+                "kinds": kinds, "not_reconciled": {k: len(acks[k].acked) for k in unconfigured},
+                "windows": [w.to_dict() for w in windows]}
+    write_reconciliation(run_dir, document)
+    return document
+
+
+def write_reconciliation(run_dir: Path, document: dict) -> None:
+    path = run_dir / RECONCILIATION_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_reconciliation(run_dir: Path) -> dict | None:
+    path = run_dir / RECONCILIATION_FILE
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RunDirError(f"{path}: not valid JSON ({str(exc)[:80]}); run `peakdrill reconcile {run_dir}` again") from exc
+    return document
