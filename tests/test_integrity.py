@@ -178,3 +178,63 @@ def test_a_plain_locustfile_acks_are_reconciled_over_http_and_by_a_command(tmp_p
             f"kinds:\n  booking: {{type: command, command: [{sys.executable}, list_ids.py, '{url}']}}\n")
         again = peakdrill("reconcile", str(run_dir), "--integrity", str(tmp_path / "by-command.yaml"), timeout=60)
         assert again.returncode == 1 and f"lost 1 ({lost})" in again.stdout, again.stdout + again.stderr
+
+
+# -- the reference shop: its database, its payment gateway, a deleted order ---------------------------
+SHOP_INTEGRITY = """\
+timeout: 20s
+settle: 2s
+kinds:
+  order: {{type: reference-shop}}
+  payment: {{type: http, url: "{admin}/admin/charges", items: charges, ref_field: idempotency_key, id_prefix: "lt-"}}
+"""
+
+
+def _shop_orders(shop, since: float) -> set[str]:
+    """The shop's own answer, by its own SQL: the load test's orders since the run started."""
+    with sqlite3.connect(shop.database.path, timeout=10) as conn:
+        rows = conn.execute("SELECT id FROM orders WHERE customer_id LIKE 'lt-%' AND created_at >= ?", (since,))
+        return {str(r[0]) for r in rows}
+
+
+def test_shop_orders_reconcile_a_double_charge_fails_and_a_deleted_order_is_named(shop, tmp_path):
+    integrity = tmp_path / "integrity.yaml"
+    integrity.write_text(SHOP_INTEGRITY.format(admin=shop.standins["payment"].admin_url.rstrip("/")))
+    set_standin_fault(shop, "payment", mode="double_charge")  # a gateway that takes every new charge twice
+    try:
+        result = peakdrill("load", write_profile(tmp_path, users=16, seconds=12), "--host", shop.url,
+                           "--integrity", str(integrity), "--reports-dir", str(tmp_path / "reports"), "--no-progress",
+                           timeout=180)
+    finally:
+        set_standin_fault(shop, "payment")
+    (run_dir,) = (tmp_path / "reports").iterdir()
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    since = json.loads((run_dir / "run.json").read_text())["start_ts"]
+    kinds = {k["kind"]: k for k in json.loads((run_dir / "reconciliation.json").read_text())["kinds"]}
+    acked = {kind: {i for r in iter_acks(run_dir) if r.kind == kind for i in r.ids} for kind in ("order", "payment")}
+
+    order = kinds["order"]
+    assert (order["lost"], order["duplicated"], order["phantom"]) == (0, 0, 0)
+    assert order["acknowledged"] == len(acked["order"]) > 3
+    stored = _shop_orders(shop, since - 1)
+    assert acked["order"] <= stored and order["stored"] == len(stored), "every acknowledged order is in the database"
+
+    payment = kinds["payment"]  # every captured payment was charged twice by the gateway
+    assert payment["acknowledged"] == len(acked["payment"]) > 2
+    assert payment["duplicated"] == payment["acknowledged"] and payment["lost"] == 0
+    assert set(payment["duplicated_ids"]) <= acked["payment"]
+    verdicts = {v["id"]: v for v in json.loads((run_dir / "score.json").read_text())["verdicts"]}
+    assert verdicts["integrity_duplicated"]["verdict"] == "FAIL" and verdicts["integrity_lost"]["verdict"] == "PASS"
+
+    # Behind the shop's back, one acknowledged order disappears from its database.
+    victim = sorted(acked["order"], key=int)[len(acked["order"]) // 2]
+    with sqlite3.connect(shop.database.path, timeout=10) as conn:
+        for table, column in (("order_items", "order_id"), ("payments", "order_id"), ("orders", "id")):
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (int(victim),))
+    again = peakdrill("reconcile", str(run_dir), timeout=120)
+    assert again.returncode == 1 and f"order: {order['acknowledged']} acknowledged" in again.stdout, again.stdout + again.stderr
+    assert f"lost 1 ({victim})" in again.stdout
+    report = peakdrill("report", str(run_dir), timeout=120)
+    assert report.returncode == 1, report.stdout + report.stderr
+    lost = next(v for v in json.loads((run_dir / "score.json").read_text())["verdicts"] if v["id"] == "integrity_lost")
+    assert lost["verdict"] == "FAIL" and lost["measured"] == 1 and f"order {victim}" in lost["detail"]

@@ -15,7 +15,7 @@ import gevent
 from locust import FastHttpUser, task
 
 from journeys.api import Api, body
-from journeys.common import CS_MIX, TEST_TRAFFIC_HEADERS, think_time, weight_of, weighted_choice
+from journeys.common import CS_MIX, TEST_PREFIX, TEST_TRAFFIC_HEADERS, think_time, weight_of, weighted_choice
 from journeys.shopping import Shopper
 from peakdrill import ack, ack_failed
 
@@ -31,7 +31,7 @@ class CustomerServiceUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.customer_id = f"lt-{uuid.uuid4().hex[:12]}"
+        self.customer_id = f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}"
         self.api = Api(self)
         # Customers who contact service about an order have one: this user places its own when it needs one.
         self.shopper = Shopper(self.api, self.rng, self.customer_id)
@@ -86,7 +86,7 @@ class CustomerServiceUser(FastHttpUser):
             return
         self.shopper.last_order_id = None  # one return per order; the next after-sales contact buys again
         request = {"order_id": order_id, "reason": self.rng.choice(RETURN_REASONS), "customer_id": self.customer_id}
-        key = f"return-{uuid.uuid4()}"
+        key = f"{TEST_PREFIX}return-{uuid.uuid4()}"
         with self.api.call("file_return", json=request, headers={"Idempotency-Key": key}) as resp:
             filed = body(resp)
             if resp.status_code not in (200, 201) or filed.get("status") != "requested":

@@ -10,6 +10,7 @@ import random
 import uuid
 
 from journeys.api import Api, body
+from journeys.common import TEST_PREFIX
 from peakdrill import ack, ack_failed
 
 PAGES = 5  # the reference catalogue has 200 products, 20 a page
@@ -75,7 +76,7 @@ class Shopper:
             order_body = {"customer_id": self.customer_id, "cart_id": cart_id}
         else:
             order_body = {"customer_id": self.customer_id, "items": [item]}
-        order_key = f"order-{uuid.uuid4()}"
+        order_key = f"{TEST_PREFIX}order-{uuid.uuid4()}"
         with self.api.call("place_order", json=order_body, headers={"Idempotency-Key": order_key}) as resp:
             if resp.status_code == 409:
                 resp.success()  # sold out is a correct answer at peak, not an error
@@ -87,7 +88,7 @@ class Shopper:
                 return None
         order_id = order["order_id"]
         ack("order", order_id, ref=order_key)  # the data-integrity check looks for every one (docs/integrity.md)
-        pay_key = f"pay-{uuid.uuid4()}"
+        pay_key = f"{TEST_PREFIX}pay-{uuid.uuid4()}"
         with self.api.call("pay_order", id=order_id, json={"method": "card"}, headers={"Idempotency-Key": pay_key}) as resp:
             status = body(resp).get("status") if resp.status_code in (200, 201, 202) else None
             if status not in ("paid", "payment_pending"):
