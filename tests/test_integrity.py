@@ -245,7 +245,7 @@ name: crash-integrity
 target: {{shop_dir: {shop_dir}}}
 load: {{profile: profile.yaml, locustfile: {root}/loadtests/locustfile.py}}
 timeline:
-  - {{at: 10s, experiment: {root}/experiments/app-node-crash.yaml, recovery_target: 15s}}
+  - {{at: 10s, experiment: {root}/experiments/app-node-crash.yaml, recovery_target: 8s}}
 integrity:
   settle: 2s
   kinds:
@@ -280,5 +280,11 @@ def test_app_node_crash_drill_every_acknowledged_order_is_stored(shop, tmp_path)
     assert order["acknowledged"] == len(acked) > 20 and order["stored"] == len(stored)
     (crash,) = order["windows"]  # the crash's window: injection to removal plus its recovery target
     assert crash["fault"] == "app-worker-killed" and crash["acknowledged"] > 0 and crash["lost"] == 0
+    # Reconciled once during the drill too, after the experiment's recovery window, while the load went on.
+    (during,) = recon["rounds"]
+    round_order = next(k for k in during["kinds"] if k["kind"] == "order")
+    assert during["after"] == "app-node-crash" and during["acks_until_ts"] < json.loads((run_dir / "run.json").read_text())["end_ts"]
+    assert 0 < round_order["acknowledged"] < order["acknowledged"] and round_order["lost"] == 0
+    assert "Reconciled during the drill" in (run_dir / "report.md").read_text()
     verdicts = {v["id"]: v["verdict"] for v in json.loads((run_dir / "score.json").read_text())["verdicts"]}
     assert verdicts["integrity_lost"] == verdicts["integrity_duplicated"] == "PASS"

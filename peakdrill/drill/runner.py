@@ -30,7 +30,7 @@ from peakdrill.drill.plan import DrillPlan
 from peakdrill.drill.scraper import MetricsScraper
 from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
-from peakdrill.integrity.afterload import reconcile_after_load
+from peakdrill.integrity.afterload import IntegrityHook
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist
 
@@ -198,11 +198,15 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
+    integrity = (IntegrityHook(run.path, plan.drill.integrity, plan.allowed_hosts, plan.target_url, start_ts,
+                               plan.integrity_dir) if plan.drill.integrity is not None else None)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
     try:
         bus.publish(events.RunStarted(run_id=run.run_id))
         scraper.start()
+        if integrity is not None:
+            integrity.start()
         drill.execute()
     except KeyboardInterrupt as exc:
         drill.status = "interrupted"
@@ -218,9 +222,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                 drill.watcher.stop()
             bus.publish(events.LoadStopped(exit_code=locust.stop()))
             scraper.stop()
-            if plan.drill.integrity is not None and drill.watcher is not None:  # the load ran: reconcile it
-                reconcile_after_load(run.path, plan.drill.integrity, plan.allowed_hosts, plan.target_url, start_ts,
-                                     plan.integrity_dir, bus)
+            if integrity is not None:
+                integrity.finish(bus, load_ran=drill.watcher is not None)
             end_ts = time.time()
             run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
             bus.publish(events.RunFinished(status=drill.status))

@@ -80,10 +80,8 @@ def _bounded_fetch(kind: str, spec, context: Context) -> Stored:
     return result["stored"]
 
 
-def reconcile(run_dir: Path, integrity: Integrity, context: Context) -> dict:
-    """Reconcile now and write ``reconciliation.json``; the document written."""
-    acks = collect(iter_acks(run_dir))
-    windows = fault_windows(run_dir)
+def judge_all(acks: dict[str, KindAcks], windows: list[Window], integrity: Integrity, context: Context) -> list[dict]:
+    """Every configured kind's findings (or why it could not be judged)."""
     kinds = []
     for kind, spec in integrity.kinds.items():
         book = acks.get(kind, KindAcks())
@@ -95,10 +93,19 @@ def reconcile(run_dir: Path, integrity: Integrity, context: Context) -> dict:
             continue
         judged = judge_kind(kind, book, stored, windows, integrity.sample)
         kinds.append(judged | {"reconciler": spec.type, "took_s": round(time.monotonic() - started, 3)})
+    return kinds
+
+
+def reconcile(run_dir: Path, integrity: Integrity, context: Context, rounds: list[dict] | None = None) -> dict:
+    """Reconcile now and write ``reconciliation.json``; the document written. ``rounds``: the
+    reconciliations made during the drill, after each fault's recovery window (kept as they were)."""
+    acks = collect(iter_acks(run_dir))
+    windows = fault_windows(run_dir)
     unconfigured = sorted(set(acks) - set(integrity.kinds))
     document = {"format": FORMAT, "reconciled_at": time.time(), "since": context.since,
-                "kinds": kinds, "not_reconciled": {k: len(acks[k].acked) for k in unconfigured},
-                "windows": [w.to_dict() for w in windows]}
+                "kinds": judge_all(acks, windows, integrity, context),
+                "not_reconciled": {k: len(acks[k].acked) for k in unconfigured},
+                "windows": [w.to_dict() for w in windows], "rounds": list(rounds or [])}
     write_reconciliation(run_dir, document)
     return document
 

@@ -38,6 +38,12 @@ def integrity_tables(document: dict) -> list[str]:
         out += table(["Fault", "Kind", "Acknowledged", "Lost", "Duplicated", "Phantom"],
                      [[w["fault"] or w["fault_id"], kind, w["acknowledged"], w["lost"], w["duplicated"], w["phantom"]]
                       for kind, w in windows])
+    rounds = [(r["after"], k) for r in document.get("rounds") or [] for k in r["kinds"]]
+    if rounds:
+        out += ["", "Reconciled during the drill, after each fault's recovery window (acknowledgements until then):", ""]
+        out += table(["After", "Kind", "Acknowledged", "Lost", "Duplicated", "Phantom"],
+                     [[after, k["kind"], k["acknowledged"], k.get("lost", "–"), k.get("duplicated", "–"),
+                       k.get("phantom", "–")] for after, k in rounds])
     return out
 
 
