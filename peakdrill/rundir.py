@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from peakdrill import crash
 from peakdrill.errors import RunDirError
 
 FORMAT_VERSION = 1
@@ -69,6 +70,7 @@ class RunDir:
             suffix += 1
             path = reports_dir / f"{run_id}-{suffix}"
         (path / "journals").mkdir(parents=True)
+        crash.note_run_dir(path)
         return cls(path)
 
     @property

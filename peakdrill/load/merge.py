@@ -15,6 +15,7 @@ from pathlib import Path
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import HISTOGRAM_DIR
 from peakdrill.report.rundata import read_jsonl
+from peakdrill.outputs import output_dir, staged_dir
 from peakdrill.rundir import RunDir, iso
 
 STATUS_RANK = ("completed", "aborted", "interrupted", "failed", "running")
@@ -37,8 +38,16 @@ def merge_runs(shards: list[Path], out: Path) -> tuple[RunDir, list[str]]:
     ids = [meta["run_id"] for meta, _ in metas]
     if len(set(ids)) != len(ids):
         raise RunDirError(f"the same run is listed twice ({ids}); give each master's run directory once")
-    if out.exists() and any(out.iterdir()):
-        raise RunDirError(f"{out}: exists and is not empty; give a new directory to -o")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise RunDirError(f"{out}: exists and is not empty (or not a directory); give a new directory to -o")
+    output_dir(out.parent, "--output")
+    with staged_dir(out) as staging:
+        warnings = _merge_into(staging, metas, out.name)
+    return RunDir(out), warnings
+
+
+def _merge_into(out: Path, metas: list[tuple[dict, Path]], run_id_out: str) -> list[str]:
+    """Write the merged run into ``out`` (the staging directory); returns the warnings."""
     (out / HISTOGRAM_DIR).mkdir(parents=True)
     (out / "journals").mkdir()
     start_ts = metas[0][0]["start_ts"]
@@ -61,10 +70,9 @@ def merge_runs(shards: list[Path], out: Path) -> tuple[RunDir, list[str]]:
         _write_jsonl(out / name, records)
     ends = [meta.get("end_ts") for meta, _ in metas]
     end_ts = None if None in ends else max(ends)
-    run = RunDir(out)
-    run.write_meta(metas[0][0] | {
-        "run_id": out.name, "start_ts": start_ts, "started_at": iso(start_ts), "end_ts": end_ts,
+    RunDir(out).write_meta(metas[0][0] | {
+        "run_id": run_id_out, "start_ts": start_ts, "started_at": iso(start_ts), "end_ts": end_ts,
         "ended_at": iso(end_ts) if end_ts is not None else None, "status": _worst([meta["status"] for meta, _ in metas]),
         "shards": [{"run_id": meta["run_id"], "path": str(shard), "status": meta["status"], "start_ts": meta["start_ts"],
                     "end_ts": meta.get("end_ts")} for meta, shard in metas]})
-    return run, warnings
+    return warnings
