@@ -124,6 +124,7 @@ SHARED = {
     "PEAKDRILL_THINK_MAX": "replayed profile's think time",
     "PEAKDRILL_SLO": "the SLO rule file or preset a run is scored by",
     "PEAKDRILL_THRESHOLD": "extra SLO rules, k6 style",
+    "PEAKDRILL_INTEGRITY": "the data-integrity file naming the reconcilers (docs/integrity.md)",
 }
 
 
