@@ -288,3 +288,16 @@ def test_app_node_crash_drill_every_acknowledged_order_is_stored(shop, tmp_path)
     assert "Reconciled during the drill" in (run_dir / "report.md").read_text()
     verdicts = {v["id"]: v["verdict"] for v in json.loads((run_dir / "score.json").read_text())["verdicts"]}
     assert verdicts["integrity_lost"] == verdicts["integrity_duplicated"] == "PASS"
+
+
+def test_an_integrity_rule_naming_no_reconciled_kind_stops_the_run_before_it_starts(tmp_path):
+    profile = write_profile(tmp_path, users=1, seconds=1)
+    (tmp_path / "integrity.yaml").write_text("kinds:\n  booking: {type: command, command: [cat, ids.txt]}\n")
+    typo = peakdrill("load", profile, "--host", "http://127.0.0.1:9", "--locustfile", str(HERE / "ack_locustfile.py"),
+                     "--integrity", str(tmp_path / "integrity.yaml"), "--threshold", "bookings: lost == 0",
+                     "--reports-dir", str(tmp_path / "reports"), timeout=60)
+    assert typo.returncode == 2 and "no such kind is reconciled (reconciled: booking)" in typo.stderr, typo.stderr
+    none = peakdrill("load", profile, "--host", "http://127.0.0.1:9", "--locustfile", str(HERE / "ack_locustfile.py"),
+                     "--threshold", "*: lost == 0", "--reports-dir", str(tmp_path / "reports"), timeout=60)
+    assert none.returncode == 2 and "reconciled: none" in none.stderr, none.stderr
+    assert not (tmp_path / "reports").exists()

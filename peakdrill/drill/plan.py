@@ -67,7 +67,8 @@ class DrillPlan:
     def check_rules(self, source: str) -> None:
         """Rules that cannot match (an unknown group, a glob matching nothing in the map) stop here."""
         check_rules(self.ruleset, source, self.drill.endpoints.model_dump(),
-                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages])
+                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages],
+                    list(self.drill.integrity.kinds) if self.drill.integrity else [])
 
     @property
     def locust_env(self) -> tuple[tuple[str, str], ...]:

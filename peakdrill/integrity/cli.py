@@ -39,7 +39,9 @@ def handle(args: argparse.Namespace) -> int:
     if args.integrity:
         integrity, base = load_integrity(args.integrity), Path(args.integrity).resolve().parent
     elif meta.get("integrity"):
-        integrity, base = Integrity.model_validate(meta["integrity"]), Path.cwd()
+        # A command or a relative SQLite path of a drill's section is relative to the drill's folder.
+        drill_file = (meta.get("drill") or {}).get("file")
+        integrity, base = Integrity.model_validate(meta["integrity"]), Path(drill_file).parent if drill_file else Path.cwd()
     else:
         raise SpecError(str(run_dir / "run.json"), "integrity", "the run has no integrity section",
                         "pass --integrity FILE naming the reconcilers (docs/integrity.md)")

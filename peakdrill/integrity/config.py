@@ -48,7 +48,7 @@ class _Reconciler(Spec):
     id_prefix: str = ""
 
 
-class ReferenceShopReconciler(_Reconciler):
+class ReferenceShopReconciler(Spec):
     """The embedded shop's ``GET /api/admin/reconciliation`` (orders, payments, chats, returns)."""
 
     type: Literal["reference-shop"]

@@ -86,16 +86,16 @@ def judge_kind(kind: str, acks: KindAcks, stored: Stored, windows: list[Window],
         found.sort(key=lambda f: (f.second is None, f.second or 0, f.name))
         result[name] = len(found)
         result[f"{name}_ids"] = [f.name for f in found[:sample]]
-    result["windows"] = [_window(w, acks, findings) for w in windows]
+    result["windows"] = [_window(w, acks, findings, sample) for w in windows]
     return result
 
 
-def _window(window: Window, acks: KindAcks, findings: dict[str, list[Finding]]) -> dict:
+def _window(window: Window, acks: KindAcks, findings: dict[str, list[Finding]], sample: int) -> dict:
     inside = {name: [f for f in found if f.second is not None and window.holds(f.second)]
               for name, found in findings.items()}
     return {**window.to_dict(), "acknowledged": sum(1 for s, _ in acks.acked.values() if window.holds(s)),
             **{name: len(found) for name, found in inside.items()},
-            **{f"{name}_ids": [f.name for f in found[:5]] for name, found in inside.items()}}
+            **{f"{name}_ids": [f.name for f in found[:sample]] for name, found in inside.items()}}
 
 
 def inconclusive_kind(kind: str, acks: KindAcks | None, reason: str) -> dict:
