@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdrill.histograms import Recorder
+from peakdrill.rundir.histfiles import records_of
 
 CACHE_READ = "GET /api/products/[id]"
 ORDER = "POST /api/orders"
@@ -105,8 +106,8 @@ def make_run(tmp_path: Path, spec: RunSpec | None = None, **changes) -> Syntheti
                 recorder.record(second, name, latency, failed)
                 run.samples[(second, name)].append(latency)
             if (second - first) % 3 == 2:
-                lines.extend(recorder.drain(before_second=second + 1))
-        lines.extend(recorder.drain())
+                lines.extend(records_of(recorder.drain(before_second=second + 1), source=source))
+        lines.extend(records_of(recorder.drain(), source=source))
         run.record_count += sum(r["count"] for r in lines)
         text = "".join(json.dumps(r) + "\n" for r in lines)
         if spec.torn_last_line and source == spec.sources[0]:

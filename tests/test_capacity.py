@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from loadkit import LOCUSTFILE, OPEN_LOCUSTFILE, peakdrill
-from peakdrill.histograms import iter_records
+from peakdrill.rundir.histfiles import iter_records
 from peakdrill.report.capacity import headroom_verdict, parse_capacity
 from targets import slot_server
 
@@ -40,7 +40,7 @@ def test_capacity_search_finds_k_over_s_and_scores_the_headroom(tmp_path):
     # The search stopped soon after the step that broke instead of running all 9 steps.
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["kind"] == "capacity" and meta["status"] == "completed"
-    last_second = max(record["second"] for record in iter_records(run_dir))
+    last_second = max(record.second for record in iter_records(run_dir))
     assert last_second < meta["start_ts"] + broke["end_s"] + 2 * 6 + 5, output
     assert "ending the load early" in result.stdout
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from browser import assert_drawn, rendered_charts, screenshot
-from peakdrill.histograms import iter_records, load_buckets, merge_buckets
+from peakdrill.histograms import merge_buckets
+from peakdrill.rundir.histfiles import iter_records, load_buckets
 from peakdrill.integrity.ackfile import iter_acks
 from peakdrill.shop import stop_shop
 from peakdrill.shop.state import state_path
@@ -99,8 +100,8 @@ def test_report_renders_its_charts_in_headless_chromium(demo, tmp_path):
 def test_report_totals_equal_the_raw_histograms_and_locusts_own_count(demo):
     _, run_dir = demo
     score = json.loads((run_dir / "score.json").read_text())
-    raw_total = sum(record["count"] for record in iter_records(run_dir))
-    raw_failures = sum(record["failures"] for record in iter_records(run_dir))
+    raw_total = sum(record.count for record in iter_records(run_dir))
+    raw_failures = sum(record.failures for record in iter_records(run_dir))
     assert score["totals"]["requests"] == raw_total > 1000
     assert score["totals"]["failures"] == raw_failures
     locust = {row["Name"]: row for row in csv.DictReader((run_dir / "locust_stats.csv").open())}

@@ -12,7 +12,9 @@ import pytest
 
 from loadkit import LOCUSTFILE, finish, peakdrill, start_peakdrill, write_profile
 from oracle import assert_percentile
-from peakdrill.histograms import iter_records, load_buckets, merge_buckets
+from peakdrill.histograms import merge_buckets
+from peakdrill.report.rundata import load_run
+from peakdrill.rundir.histfiles import iter_records, load_buckets
 from runfactory import CACHE_READ, make_run
 from targets import slot_server
 
@@ -41,9 +43,9 @@ def test_two_workers_merge_exactly_into_the_single_process_reference(target, tmp
     meta = json.loads((run_dir / "run.json").read_text())
     assert (meta["kind"], meta["status"], meta["workers"]) == ("load", "completed", 2)
 
-    per_source = Counter()
-    for record in iter_records(run_dir):
-        per_source[record["source"]] += record["count"]
+    # The master merged its workers' histograms; generator.jsonl keeps each worker's own requests.
+    per_source = Counter({s: n for s, n in load_run(run_dir).health.requests.items() if s.startswith("worker-")})
+    assert sum(per_source.values()) == sum(record.count for record in iter_records(run_dir))
     raw_files = {path.stem.removeprefix("raw-"): path.read_text().splitlines() for path in raw.glob("raw-*.txt")}
     assert len(per_source) == len(raw_files) == 2
     for source, count in per_source.items():  # each worker's histograms hold exactly its own requests
@@ -51,9 +53,9 @@ def test_two_workers_merge_exactly_into_the_single_process_reference(target, tmp
 
     merged = merge_buckets(load_buckets(run_dir).values())
     raw_samples = [line.split("\t") for lines in raw_files.values() for line in lines]
-    latencies = [float(latency_ms) for _, latency_ms, _ in raw_samples]
+    latencies = [float(latency_ms) for _, latency_ms, _, _ in raw_samples]
     assert merged.count == sum(per_source.values()) == len(raw_samples)
-    assert merged.failures == sum(failed == "1" for *_, failed in raw_samples)
+    assert merged.failures == sum(failed == "1" for _, _, failed, _ in raw_samples)
     for percentile in (50, 90, 99, 99.9, 100):
         assert_percentile(merged.percentile_ms(percentile), latencies, percentile)
 
@@ -83,9 +85,8 @@ def test_a_master_and_a_worker_in_separate_processes_record_one_run(target, tmp_
     assert worker.returncode == 0 and "the master ended the test" in worker_out, worker_out[-3000:]
 
     (run_dir,) = reports.iterdir()
-    sources = Counter()
-    for record in iter_records(run_dir):
-        sources[record["source"]] += record["count"]
+    sources = Counter({s: n for s, n in load_run(run_dir).health.requests.items() if n})
+    assert sum(sources.values()) == sum(record.count for record in iter_records(run_dir))
     assert len(sources) == 1 and next(iter(sources)).startswith("worker-"), sources
     locust = {row["Name"]: row for row in csv.DictReader((run_dir / "locust_stats.csv").open())}
     assert int(locust["Aggregated"]["Request Count"]) == sum(sources.values()) > 20
@@ -111,7 +112,8 @@ def test_several_masters_run_directories_merge_exactly(tmp_path):
         assert_percentile(reads.percentile_ms(percentile), latencies, percentile)
 
     # Same-named load processes on two machines stay apart, and the run covers both shards.
-    sources = {record["source"] for record in iter_records(out)}
+    sources = {record["source"] for path in (out / "histograms").glob("*.jsonl")
+               for record in map(json.loads, path.read_text().splitlines()) if "source" in record}
     assert {"20261121-231500-peak/worker-1-100", "20261121-231502-peak/worker-1-100"} <= sources
     meta = json.loads((out / "run.json").read_text())
     assert meta["start_ts"] == shard_a.spec.start_ts and [s["run_id"] for s in meta["shards"]] == [

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from drillkit import read_events, wait_for_event, write_quick_drill
-from peakdrill.histograms import iter_records
+from peakdrill.rundir.histfiles import iter_records
 from peakdrill.shop import supervisor
 from peakdrill.shop.state import load_state
 
@@ -72,7 +72,7 @@ def test_sigint_during_a_fault_rolls_back_stops_everything_and_keeps_the_data(sh
     recorded = list(iter_records(run_dir))
     interrupted_at = next(e["ts"] for e in read_events(run_dir) if e["type"] == "interrupted")
     # Every worker shipped what it measured up to the interrupt before Locust quit.
-    assert recorded and max(r["second"] for r in recorded) >= int(interrupted_at) - 1
+    assert recorded and max(r.second for r in recorded) >= int(interrupted_at) - 1
 
     report = subprocess.run([sys.executable, "-m", "peakdrill.cli", "report", str(run_dir)], capture_output=True, text=True, timeout=120)
     assert report.returncode == 3, report.stdout + report.stderr

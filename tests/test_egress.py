@@ -20,7 +20,8 @@ from peakdrill.drill.experiments import prepare
 from peakdrill.drill.scraper import SERVER_METRICS_FILE, MetricsScraper
 from peakdrill.errors import ChaosError, EgressRefusedError
 from peakdrill.exitcodes import ExitCode
-from peakdrill.histograms import Recorder, load_buckets
+from peakdrill.histograms import Recorder
+from peakdrill.rundir.histfiles import load_buckets, records_of
 from peakdrill.report import score_run_dir
 from peakdrill.safety import LOOPBACK_HOSTS, REFUSED_PREFIX, Allowlist, refused_name
 from runfactory import make_run
@@ -163,7 +164,8 @@ def test_refused_requests_make_an_otherwise_passing_run_inconclusive(tmp_path):
         recorder.record(second, f"GET {refused_name('127.0.0.2:8800')}", 0.2, True)
     recorder.record(second + 1, f"GET {refused_name('10.9.9.9:443')}", 0.3, True)
     (run.path / "histograms" / "worker-3-41003.jsonl").write_text(
-        "".join(json.dumps(record) + "\n" for record in recorder.drain()), encoding="utf-8")
+        "".join(json.dumps(record) + "\n" for record in records_of(recorder.drain(), source="worker-3-41003")),
+        encoding="utf-8")
     score = score_run_dir(run.path)
     assert score.verdict == "INCONCLUSIVE" and score.exit_code == ExitCode.INCONCLUSIVE
     [reason] = [r for r in score.reasons if r.startswith("requests refused by the allowlist")]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from peakdrill.report import score_run_dir
+from peakdrill.report.rundata import iter_health
 from peakdrill.spec.profile import load_profile
 from loadkit import peakdrill
 from runfactory import make_run
@@ -111,16 +112,15 @@ stages:
     [run_dir] = list((tmp_path / "reports").iterdir())
     meta = json.loads((run_dir / "run.json").read_text())
     stage_of = {s["name"]: (meta["start_ts"] + s["start_s"], meta["start_ts"] + s["end_s"]) for s in meta["stages"]}
-    samples = [json.loads(line) for line in (run_dir / "generator.jsonl").read_text().splitlines()]
-    workers = [s for s in samples if s["source"].startswith("worker-")]
-    assert len({s["source"] for s in workers}) == 2
+    workers = [s for s in iter_health(run_dir) if s.source.startswith("worker-") and s.cpu_percent is not None]
+    assert len({s.source for s in workers}) == 2
     # A worker has no rate until the shape's first message reaches it; from then on, every second does.
     load_start = stage_of["warm-up"][0]
-    assert all("intended_rps" in s and "achieved_rps" in s for s in workers if s["ts"] > load_start + 2)
+    assert all(s.intended_rps is not None and s.achieved_rps is not None for s in workers if s.ts > load_start + 2)
 
     def intended_in(stage: str) -> set[float]:
         start, end = stage_of[stage]
-        return {s["intended_rps"] for s in workers if start + 1.5 < s["ts"] < end - 0.5}
+        return {s.intended_rps for s in workers if start + 1.5 < s.ts < end - 0.5}
 
     assert intended_in("served") == {4.0} and intended_in("starved") == {20.0}  # the stage's rate, split over 2 workers
     assert result.returncode == 3, result.stdout + result.stderr

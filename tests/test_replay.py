@@ -14,7 +14,7 @@ import pytest
 
 import yaml
 
-from peakdrill.histograms import load_buckets
+from peakdrill.rundir.histfiles import load_buckets
 from peakdrill.replay.mix import replayed_weights
 from peakdrill.replay.templates import endpoint_name, fold_path
 from peakdrill.spec.profile import load_profile

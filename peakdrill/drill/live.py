@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from peakdrill.histograms import HISTOGRAM_DIR, Bucket, decode_record, merge_buckets
+from peakdrill.histograms import HISTOGRAM_DIR, Bucket, merge_buckets
 from peakdrill.rundir import JsonlTail
+from peakdrill.rundir.histfiles import ANY_SECOND, buckets_of
+from peakdrill.rundir.records import Where, parse_hist
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,7 +33,7 @@ class Window:
 
 class LiveStats:
     """Incrementally tails ``histograms/*.jsonl``: per (second, endpoint) buckets, as
-    :func:`peakdrill.histograms.load_buckets` gives them, and per-second buckets over all endpoints."""
+    :func:`peakdrill.rundir.histfiles.load_buckets` gives them, and per-second buckets over all endpoints."""
 
     def __init__(self, run_dir: Path) -> None:
         self.hist_dir = run_dir / HISTOGRAM_DIR
@@ -43,10 +45,13 @@ class LiveStats:
         for path in sorted(self.hist_dir.glob("*.jsonl")):
             if path not in self._tails:
                 self._tails[path] = JsonlTail(path)
-            for record in self._tails[path].read_new():
-                second, name, bucket = decode_record(record)
-                self._seconds.setdefault(second, Bucket()).merge(bucket)
-                self.buckets.setdefault((second, name), Bucket()).merge(bucket)
+            batch = [(parse_hist(raw, Where(path, 0), ANY_SECOND), Where(path, 0))
+                     for raw in self._tails[path].read_new()]
+            if not batch:
+                continue
+            for (record, _), bucket in zip(batch, buckets_of(batch)):
+                self._seconds.setdefault(record.second, Bucket()).merge(bucket)
+                self.buckets.setdefault((record.second, record.name), Bucket()).merge(bucket)
 
     @property
     def names(self) -> set[str]:

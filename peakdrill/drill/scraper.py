@@ -1,8 +1,10 @@
 """Scrapes the target's Prometheus ``/metrics`` into the run directory every few seconds.
 
-Scrapes are stored verbatim so the report (or any Prometheus tool) can read them later; a failed
-scrape is stored as such, so a gap in the server's view is visible, not silent. Each scrape goes
-through the chaos provider's guarded client: a redirect off the run's allowlist is refused, not followed.
+Each scrape is stored cut down to the samples the report reads
+(:data:`peakdrill.report.servermetrics.KEPT_SAMPLES`, still in Prometheus text format), so an hour
+of scraping stays well under a megabyte; a failed scrape is stored as such, so a gap in the
+server's view is visible, not silent. Each scrape goes through the chaos provider's guarded client:
+a redirect off the run's allowlist is refused, not followed.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from pathlib import Path
 
 from peakdrill.chaos.client import Target
 from peakdrill.errors import EgressRefusedError
-
-SERVER_METRICS_FILE = "server-metrics.jsonl"
+from peakdrill.report.servermetrics import keep_used
+from peakdrill.rundir import SERVER_METRICS_FILE
 
 
 class MetricsScraper(threading.Thread):
@@ -35,7 +37,7 @@ class MetricsScraper(threading.Thread):
             record.update(ok=False, error=str(exc))
         else:
             if reply.status == 200 and isinstance(reply.body, str):
-                record.update(ok=True, text=reply.body)
+                record.update(ok=True, text=keep_used(reply.body))
             else:
                 record.update(ok=False, error=f"HTTP {reply.status}" if reply.status else
                               ("timed out" if reply.timed_out else "no answer"))

@@ -10,13 +10,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from hdrh.histogram import HdrHistogram
-
+from peakdrill import hdrcodec
 from peakdrill.errors import RunDirError, SpecError, quote
 from peakdrill.histograms import Bucket
 from peakdrill.report.rules import RuleJudge, run_rules
-from peakdrill.report.rundata import RunData
-from peakdrill.report.series import max_ms, merge_seconds
+from peakdrill.report.rundata import Group, RunData, Window
 
 FORMAT = 1
 WINDOW = "steady"
@@ -56,7 +54,7 @@ class EndpointSummary:
         return {"count": self.count, "failures": self.bucket.failures, "seconds": self.seconds,
                 "rps": round(self.rps, 3), "error_ratio": round(self.error_ratio, 6),
                 "p50_ms": self.percentile_ms(50), "p95_ms": self.percentile_ms(95), "p99_ms": self.percentile_ms(99),
-                "max_ms": max_ms(self.bucket), "hist": self.bucket.hist.encode().decode("ascii"),
+                "max_ms": self.bucket.max_ms(), "hist": hdrcodec.encode(*(a.tolist() for a in self.bucket.arrays())),
                 "per_second": [[s.p95_ms, s.p99_ms, s.count, s.failures] for s in self.per_second]}
 
 
@@ -77,14 +75,16 @@ class Summary:
 
 
 def summarise(data: RunData) -> Summary:
-    judge = RuleJudge(data, run_rules(data))
+    judge = RuleJudge(data, run_rules(data.info, str(data.run_dir / "run.json")))
     seconds = judge.seconds(WINDOW)
+    merged = data.merged({name: Window.of(Group.of([name]), seconds) for name in data.names})
     endpoints = {}
     for name in data.names:
-        series = judge.series(frozenset([name]))
-        samples = tuple(Second(round(b.percentile_ms(95), 3), round(b.percentile_ms(99), 3), b.count, b.failures)
-                        for s in seconds if (b := series.get(s)) is not None and b.count)
-        bucket = merge_seconds(series, seconds)
+        series = data.endpoint_series[name]
+        rows = [row for row in map(series.row, seconds) if row is not None and series.count[row]]
+        samples = tuple(Second(round(float(series.p(95)[r]), 3), round(float(series.p(99)[r]), 3),
+                               int(series.count[r]), int(series.failures[r])) for r in rows)
+        bucket = merged[name]
         if bucket.count:
             endpoints[name] = EndpointSummary(name, bucket, len(seconds), samples)
     raw = data.info.raw
@@ -92,6 +92,11 @@ def summarise(data: RunData) -> Summary:
     return Summary(run_id=data.info.run_id, profile=str(profile.get("name", "")), profile_file=str(profile.get("file", "")),
                    scale=float(raw.get("scale", 1.0)), target=str((raw.get("target") or {}).get("url", "")),
                    window=WINDOW, endpoints=endpoints)
+
+
+def _bucket(encoded: str, failures: int) -> Bucket:
+    _, index, counts = hdrcodec.decode_batch([encoded])
+    return Bucket(dict(zip(index.tolist(), counts.tolist())), failures)
 
 
 def save(summary: Summary, path: Path) -> None:
@@ -114,11 +119,11 @@ def load(path: Path) -> Summary:
                         "save it again with this peakdrill's `peakdrill baseline save`")
     try:
         endpoints = {name: EndpointSummary(
-            name, Bucket(hist=HdrHistogram.decode(e["hist"].encode("ascii")), failures=int(e["failures"])), int(e["seconds"]),
+            name, _bucket(e["hist"], int(e["failures"])), int(e["seconds"]),
             tuple(Second(float(p95), float(p99), int(c), int(f)) for p95, p99, c, f in e["per_second"]))
             for name, e in raw["endpoints"].items()}
         return Summary(run_id=str(raw["run_id"]), profile=str(raw["profile"]["name"]), profile_file=str(raw["profile"]["file"]),
                        scale=float(raw["scale"]), target=str(raw["target"]), window=str(raw["window"]), endpoints=endpoints)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(str(path), "endpoints", f"not a valid baseline ({str(exc)[:80]})",
                         "save it again with `peakdrill baseline save`") from exc

@@ -11,7 +11,8 @@ from peakdrill.exitcodes import table
 from peakdrill.gate import baseline as baselines
 from peakdrill.gate.compare import GateResult, Tolerances, check_comparable, compare, overall
 from peakdrill.gate.render import render_junit, render_markdown
-from peakdrill.report.rundata import FINISHED_OK, load_run
+from peakdrill.report.rules import load_for_rules
+from peakdrill.report.rundata import FINISHED_OK
 from peakdrill.report.trust import behind_reasons, refused_reasons, saturation_reasons, status_reason
 from peakdrill.report.verdict import EXIT_CODES
 from peakdrill.report.writer import write_file
@@ -40,7 +41,7 @@ examples:
 
 
 def save_baseline(args: argparse.Namespace) -> int:
-    summary = baselines.summarise(load_run(args.run_dir))
+    summary = baselines.summarise(load_for_rules(args.run_dir)[0])
     baselines.save(summary, Path(args.output))
     print(f"peakdrill: baseline of {summary.run_id} ({len(summary.endpoints)} endpoints, profile "
           f"{summary.profile!r} at scale {summary.scale:g}) saved to {args.output}")
@@ -53,7 +54,7 @@ def _trust(data) -> list[str]:
 
 
 def gate(args: argparse.Namespace) -> int:
-    data = load_run(args.run_dir)
+    data = load_for_rules(args.run_dir)[0]
     base, now = baselines.load(Path(args.baseline)), baselines.summarise(data)
     notes = check_comparable(base, now, args.allow_different_profile, args.allow_different_scale, args.baseline)
     tolerances = Tolerances(latency_pct=float(args.latency_pct), latency_ms=float(args.latency_ms),

@@ -18,7 +18,8 @@ from typing import Literal
 
 from peakdrill.drill.live import LiveStats
 from peakdrill.errors import SpecError
-from peakdrill.histograms import Bucket, load_buckets, merge_buckets
+from peakdrill.histograms import Bucket, merge_buckets
+from peakdrill.rundir.histfiles import load_buckets
 from peakdrill.load.plan import COMMAND_LINE
 from peakdrill.report.capacity import offered_load
 from peakdrill.rundir import RunDir

@@ -1,11 +1,13 @@
 """Locust hooks that write trustworthy measurements into a peakdrill run directory.
 
-Each load process records every request into per-second HdrHistograms (see
+Each load process records every request into sparse per-second histograms (see
 :mod:`peakdrill.histograms`) and samples its own CPU every second. Workers ship both to the master
-inside Locust's regular worker reports; the master (or a stand-alone local process) appends them
-to ``histograms/<source>.jsonl`` and ``generator.jsonl``; the business acknowledgements a
-locustfile recorded (:mod:`peakdrill.integrity.ack`) travel the same way to ``acks/``. Nothing is summarised on the way, so the
-files merge exactly across workers and across masters.
+inside Locust's regular worker reports; the master (or a stand-alone local process) merges them as
+they arrive (:class:`peakdrill.loadgen.secondbook.SecondBook`) and writes one record per (second,
+endpoint) to ``histograms/master-<pid>.jsonl`` and one health line per second to
+``generator.jsonl``. Merging is adding counts, so the files stay exact, and merge exactly across
+masters too. The business acknowledgements a locustfile recorded (:mod:`peakdrill.integrity.ack`)
+travel in the same reports and are appended, ids grouped per second, to ``acks/master-<pid>.jsonl``.
 
 Without ``--peakdrill-run-dir`` (or ``PEAKDRILL_RUN_DIR``) the hooks do nothing, so the locustfile
 behaves like any other under plain ``locust``.
@@ -13,7 +15,6 @@ behaves like any other under plain ``locust``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -25,12 +26,13 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from peakdrill.histograms import HISTOGRAM_DIR, Recorder
+from peakdrill.histograms import Recorder
 from peakdrill.integrity.ack import BOOK as ACKS
 from peakdrill.integrity.ackfile import append_acks
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
-from peakdrill.rundir import GENERATOR_FILE, RUNNER_PID_ENV, STOP_REQUEST_FILE
+from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
+from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
@@ -39,14 +41,6 @@ PAYLOAD_KEY = "peakdrill"
 FLUSH_MESSAGE = "peakdrill_flush"
 FINAL_MESSAGE = "peakdrill_final"
 FINAL_REPORTS_WAIT_S = 10.0
-
-
-def _append_lines(path: Path, records: list[dict]) -> None:
-    if not records:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as out:
-        out.write("".join(json.dumps(record) + "\n" for record in records))
 
 
 def request_name(request_type: str, name: str) -> str:
@@ -94,18 +88,6 @@ class Collector:
         return histograms, health
 
 
-class RunDirWriter:
-    """Runs in the master (or a local run): appends what load processes measured to the run dir."""
-
-    def __init__(self, run_dir: Path, source: str) -> None:
-        self.hist_path = run_dir / HISTOGRAM_DIR / f"{source}.jsonl"
-        self.generator_path = run_dir / GENERATOR_FILE
-
-    def write(self, histograms: list[dict], health: list[dict]) -> None:
-        _append_lines(self.hist_path, histograms)
-        _append_lines(self.generator_path, health)
-
-
 def _install_worker(environment: Environment) -> None:
     collector = Collector(environment, f"worker-{environment.runner.worker_index}-{os.getpid()}")
 
@@ -113,33 +95,41 @@ def _install_worker(environment: Environment) -> None:
 
     def on_report(client_id, data):
         histograms, health = collector.drain()
-        data[PAYLOAD_KEY] = {"histograms": histograms, "health": health, "acks": ACKS.drain()}
+        data[PAYLOAD_KEY] = {"source": collector.source, "histograms": histograms, "health": health,
+                             "acks": ACKS.drain()}
 
     def on_flush(environment, msg, **_):
         # Stop our users first, so that what we ship now is everything this worker will ever measure.
         environment.runner.stop()
         histograms, health = collector.drain(everything=True)
-        environment.runner.send_message(FINAL_MESSAGE, {"histograms": histograms, "health": health,
-                                                        "acks": ACKS.drain()})
+        environment.runner.send_message(FINAL_MESSAGE, {"source": collector.source, "histograms": histograms,
+                                                        "health": health, "acks": ACKS.drain()})
 
     environment.events.report_to_master.add_listener(on_report)
     environment.runner.register_message(FLUSH_MESSAGE, on_flush, concurrent=True)
 
 
+def _keep_closing(book: SecondBook, own_health: Collector) -> None:
+    while True:
+        gevent.sleep(1.0)
+        book.add(own_health.source, *own_health.drain())
+        book.close_due()
+
+
 def _install_master(environment: Environment, run_dir: Path) -> None:
     source = f"master-{os.getpid()}"
-    writer = RunDirWriter(run_dir, source)
+    book = SecondBook(run_dir, source)
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
     flushed: set[str] = set()
 
     def on_worker_report(client_id, data):
         payload = data.get(PAYLOAD_KEY)
         if payload:
-            writer.write(payload["histograms"], payload["health"])
+            book.add(payload["source"], payload["histograms"], payload["health"])
             append_acks(run_dir, source, payload.get("acks") or [])
 
     def on_final(environment, msg, **_):
-        writer.write(msg.data["histograms"], msg.data["health"])
+        book.add(msg.data["source"], msg.data["histograms"], msg.data["health"])
         append_acks(run_dir, source, msg.data.get("acks") or [])
         flushed.add(msg.node_id)
 
@@ -151,35 +141,33 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
         deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
         while time.monotonic() < deadline and not set(runner.clients.keys()) <= flushed:
             gevent.sleep(0.1)
-        writer.write([], own_health.drain()[1])
-
-    def flush_own_health():
-        while True:
-            gevent.sleep(3.0)
-            writer.write([], own_health.drain()[1])
+        book.add(own_health.source, *own_health.drain())
+        book.close_all()
 
     environment.events.worker_report.add_listener(on_worker_report)
     environment.events.test_stopping.add_listener(collect_final_reports)
+    environment.events.quitting.add_listener(lambda **_: book.close_all())
     environment.runner.register_message(FINAL_MESSAGE, on_final)
-    gevent.spawn(flush_own_health)
+    gevent.spawn(_keep_closing, book, own_health)
 
 
 def _install_local(environment: Environment, run_dir: Path) -> None:
     collector = Collector(environment, f"local-{os.getpid()}")
-    writer = RunDirWriter(run_dir, collector.source)
+    book = SecondBook(run_dir, collector.source, hold_open_s=LOCAL_HOLD_OPEN_S)
     ACKS.enabled = True
 
-    def flush_periodically():
+    def write_acks():
         while True:
             gevent.sleep(3.0)
-            writer.write(*collector.drain())
             append_acks(run_dir, collector.source, ACKS.drain())
 
     def flush_all(**_):
-        writer.write(*collector.drain(everything=True))
+        book.add(collector.source, *collector.drain(everything=True))
+        book.close_all()
         append_acks(run_dir, collector.source, ACKS.drain())
 
-    gevent.spawn(flush_periodically)
+    gevent.spawn(write_acks)
+    gevent.spawn(_keep_closing, book, collector)
     environment.events.test_stop.add_listener(flush_all)
     environment.events.quitting.add_listener(flush_all)
 

@@ -25,10 +25,10 @@ class ReportFiles:
 
 def score_run_dir(run_dir: Path | str) -> Score:
     """Score a run directory without writing anything."""
-    from peakdrill.report.rundata import load_run
+    from peakdrill.report.rules import load_for_rules
     from peakdrill.report.score import score_run
 
-    return score_run(load_run(run_dir))
+    return score_run(*load_for_rules(run_dir))
 
 
 def report_files(run_dir: Path | str, output_dir: Path | str | None = None) -> ReportFiles:

@@ -8,13 +8,29 @@ bound on the wrong side of the target is INCONCLUSIVE, never a guess.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 from peakdrill.errors import RunDirError
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 
 VERDICT_ID = "capacity_headroom"
 TITLE = "Capacity headroom over the forecast peak"
+
+
+def _number(value: Any, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"expected a number, got {value!r:.40}")
+    return float(value)
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**53:
+        raise TypeError(f"expected a whole number, got {value!r:.40}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -30,12 +46,15 @@ class CapacityStep:
     why: str
 
     @classmethod
-    def parse(cls, raw: dict) -> CapacityStep:
-        offered = raw.get("offered_rps")
-        return cls(step=int(raw["step"]), users=int(raw["users"]), offered_rps=None if offered is None else float(offered),
-                   rps=float(raw["rps"]),
-                   orders_per_s=float(raw["orders_per_s"]), p95_ms=float(raw["p95_ms"]),
-                   error_ratio=float(raw["error_ratio"]), held=raw["held"], why=str(raw.get("why", "")))
+    def parse(cls, raw: Any) -> CapacityStep:
+        if not isinstance(raw, dict):
+            raise TypeError(f"a step must be an object, got {type(raw).__name__}")
+        held = raw["held"]
+        if held is not None and not isinstance(held, bool):
+            raise TypeError(f"'held' must be true, false or null, got {held!r:.40}")
+        return cls(step=_whole(raw["step"]), users=_whole(raw["users"]), offered_rps=_number(raw.get("offered_rps"), True),
+                   rps=_number(raw["rps"]), orders_per_s=_number(raw["orders_per_s"]), p95_ms=_number(raw["p95_ms"]),
+                   error_ratio=_number(raw["error_ratio"]), held=held, why=str(raw.get("why", "")))
 
     @property
     def load(self) -> str:
@@ -69,18 +88,21 @@ class Capacity:
                 "steps": [step.__dict__ for step in self.steps]}
 
 
-def parse_capacity(raw: dict, source: str) -> Capacity:
+def parse_capacity(raw: Any, source: str) -> Capacity:
     try:
-        forecast = raw["forecast"]
+        forecast, slo = raw["forecast"], raw["slo"]
+        if not isinstance(forecast, dict) or not isinstance(slo, dict) or not isinstance(raw["steps"], list):
+            raise TypeError("'forecast' and 'slo' must be objects and 'steps' a list")
         basis = "orders/s" if forecast.get("orders_per_s") else "requests/s"
+        peak = _number(forecast.get("orders_per_s") or forecast.get("rps"), optional=True)
         return Capacity(
             steps=tuple(CapacityStep.parse(step) for step in raw["steps"]),
             knee=CapacityStep.parse(raw["knee"]) if raw.get("knee") else None,
             broke_at=CapacityStep.parse(raw["broke_at"]) if raw.get("broke_at") else None,
-            basis=basis, forecast=forecast.get("orders_per_s") or forecast.get("rps"),
-            scale=float(forecast.get("scale", 1.0)), target=float(raw["headroom_target"]),
-            p95_ms=float(raw["slo"]["p95_ms"]), error_ratio=float(raw["slo"]["error_ratio"]))
-    except (KeyError, TypeError, ValueError) as exc:
+            basis=basis, forecast=peak if peak is None or peak > 0 else None,
+            scale=_number(forecast.get("scale", 1.0)), target=_number(raw["headroom_target"]),
+            p95_ms=_number(slo["p95_ms"]), error_ratio=_number(slo["error_ratio"]))
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RunDirError(f"{source}: not a capacity result ({type(exc).__name__}: {exc}); "
                           f"re-run `peakdrill capacity` or see docs/capacity.md for the format") from exc
 

@@ -18,7 +18,7 @@ from peakdrill.errors import SpecError
 from peakdrill.report.capacity import capacity_result
 from peakdrill.report.rundata import RunData
 from peakdrill.report.score import Score
-from peakdrill.report.series import chart_series
+from peakdrill.report.stats import chart_series
 from peakdrill.report.servermetrics import cache_metrics
 
 TEMPLATE_NAME = "report.html.j2"
@@ -59,7 +59,6 @@ def _event_detail(event) -> str:
 
 def page_data(data: RunData, score: Score) -> dict:
     """The JSON the page's script draws from (also handy for other tools)."""
-    endpoints = data.info.endpoints
     faults = [{"start_t": f.start_t, "end_t": f.end_t, "label": f"{f.fault or f.fault_id} (fault)"}
               for f in score.faults]
     stages = [{"name": s.name, "start_s": s.start_s, "end_s": s.end_s, "measured": s.measured}
@@ -67,7 +66,7 @@ def page_data(data: RunData, score: Score) -> dict:
     return {
         "run_id": data.info.run_id, "verdict": score.verdict, "duration_s": score.totals["duration_s"],
         "cache_target_ms": data.info.slo["cache_read_p99_ms"], "faults": faults, "stages": stages,
-        "series": chart_series(data, endpoints.get("cache_read", ()), exclude=endpoints.get("cs_first_response", ())),
+        "series": chart_series(data),
         "server_cache": cache_metrics(data),
     }
 

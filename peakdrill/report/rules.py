@@ -1,18 +1,24 @@
 """SLO rules measured over a run: each rule's requests, merged over its window, against its bound.
 
-Data comes through one narrow door, :meth:`RuleJudge.series` (per-second merged buckets of a set of
-request names); windows are wall-clock seconds (see :mod:`peakdrill.report.windows`).
+Data comes through the report's data layer (:mod:`peakdrill.report.rundata`): each rule's requests
+are a :class:`Group` whose per-second series (count, failures, percentiles) pass 1 computes
+(:func:`rule_groups` declares them to ``load_run``), and every rule's window is merged exactly in
+one pass 2 (:meth:`RuleJudge.windows_needed`). Windows are wall-clock seconds (see
+:mod:`peakdrill.report.windows`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
 
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket
 from peakdrill.integrity.reconcile import read_reconciliation
 from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
-from peakdrill.report.rundata import RunData
-from peakdrill.report.series import max_ms, merge_seconds, per_second
+from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
+from peakdrill.rundir import RunDir, RunMeta
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
                                       recovery_target_s, stage_at, timeline_entry)
@@ -25,15 +31,32 @@ NO_SLO = ("no SLO set: nothing to judge this run by; give rules with --slo FILE.
           "'REQUESTS: METRIC BOUND' or a drill's slo: section (docs/slo.md)")
 
 
-def run_rules(data: RunData) -> RuleSet:
+def run_rules(info: RunMeta, source: str = "run.json") -> RuleSet:
     """The rules run.json stores; a run recorded before rules existed is the reference shop's targets."""
-    raw = data.info.raw
+    raw = info.raw
     if "slo_rules" in raw:
         try:
-            return parse_section(raw["slo_rules"], str(data.run_dir / "run.json"))
+            return parse_section(raw["slo_rules"], source)
         except SpecError as exc:
-            raise SpecError(str(data.run_dir / "run.json"), f"slo_rules: {exc.field}", exc.problem, exc.fix) from exc
-    return reference_shop(data.info.slo, data.info.endpoints)
+            raise SpecError(source, f"slo_rules: {exc.field}", exc.problem, exc.fix) from exc
+    return reference_shop(info.slo, info.endpoints)
+
+
+def _groups(info: RunMeta, ruleset: RuleSet) -> dict:
+    return dict(info.endpoints) | dict(ruleset.groups or {})
+
+
+def rule_key(rule: Rule) -> str:
+    return "rule:" + "|".join(rule.requests)
+
+
+def rule_groups(info: RunMeta, ruleset: RuleSet) -> tuple[dict[str, Group], tuple[float, ...]]:
+    """The groups (and percentiles) the rules need per second: declare them to ``load_run``."""
+    named = _groups(info, ruleset)
+    # Integrity rules select kinds of acknowledgement and read reconciliation.json, not histograms.
+    groups = {rule_key(rule): Group.selecting(rule.requests, named) for rule in ruleset.rules if not rule.metric.integrity}
+    percentiles = tuple(r.metric.percentile for r in ruleset.rules if r.metric.percentile is not None)
+    return groups, percentiles
 
 
 def _display(rule: Rule, canonical: float) -> float:
@@ -46,31 +69,40 @@ def _text(value: float, unit: str) -> str:
     return f"{value:g}{unit}" if unit in ("%", "") else f"{value:g} {unit}"
 
 
+def load_for_rules(run_dir: Path | str, rules: RuleSet | None = None) -> tuple[RunData, RuleSet]:
+    """Read a run with its rules' series in the first pass: the run and the rules (default: its own)."""
+    path = Path(run_dir)
+    if not (path / "run.json").is_file():
+        return load_run(path), RuleSet(())  # load_run says what is wrong with the directory
+    info = RunDir(path).meta()
+    ruleset = rules if rules is not None else run_rules(info, str(path / "run.json"))
+    groups, percentiles = rule_groups(info, ruleset)
+    return load_run(path, groups, percentiles), ruleset
+
+
 class RuleJudge:
     def __init__(self, data: RunData, ruleset: RuleSet) -> None:
         self.data, self.ruleset = data, ruleset
-        self.groups = dict(data.info.endpoints) | dict(ruleset.groups or {})
-        self._series: dict[frozenset, dict[int, Bucket]] = {}
-        self.everything = self.series(frozenset(data.names))
-        self.measured = [s for s in sorted(self.everything) if is_measured(data, s)]
+        self.groups = _groups(data.info, ruleset)
+        data.ensure(*rule_groups(data.info, ruleset))  # nothing to read when load_run was told
+        self.everything = data.series(ALL)
+        self.measured = [s for s in self.everything.seconds.tolist() if is_measured(data, s)]
         self.windows = fault_windows(data)
         self.reconciliation = read_reconciliation(data.run_dir)
         self.recoveries: dict[int, Recovery] = {}
         if ruleset.recovery:
-            seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule)})
+            seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule).seconds.tolist()})
             self.recoveries = {id(w): measure_recovery(data, w, self.second_ok, seconds, ruleset.recovery_window_s)
                                for w in self.windows}
-
-    def series(self, names: frozenset) -> dict[int, Bucket]:
-        if names not in self._series:
-            self._series[names] = per_second(self.data, names)
-        return self._series[names]
 
     def names(self, rule: Rule) -> frozenset:
         return frozenset(select(rule.requests, self.data.names, self.groups))
 
-    def rule_series(self, rule: Rule) -> dict[int, Bucket]:
-        return self.series(self.names(rule))
+    def rule_series(self, rule: Rule) -> Series:
+        return self.data.series(rule_key(rule))
+
+    def group(self, rule: Rule) -> Group:
+        return Group.selecting(rule.requests, self.groups)
 
     # -- windows -------------------------------------------------------------------------------
     def excluded(self, window: FaultWindow) -> tuple[float, float]:
@@ -91,10 +123,10 @@ class RuleJudge:
             return [s for s in self.measured if not any(overlaps(s, a, b) for a, b in spans)]
         if window.startswith("stage:"):
             name = window[len("stage:"):]
-            return [s for s in sorted(self.everything) if (stage := stage_at(self.data, s)) and stage.name == name]
+            return [s for s in self.everything.seconds.tolist() if (stage := stage_at(self.data, s)) and stage.name == name]
         name = window[len("during:"):]
         spans = [(w.inject_ts, w.end_ts(self.data.last_data_ts)) for w in self.windows if self._is(w, name)]
-        return [s for s in sorted(self.everything) if any(overlaps(s, a, b) for a, b in spans)]
+        return [s for s in self.everything.seconds.tolist() if any(overlaps(s, a, b) for a, b in spans)]
 
     def _is(self, window: FaultWindow, name: str) -> bool:
         entry = timeline_entry(self.data, window.experiment)
@@ -105,7 +137,7 @@ class RuleJudge:
     def value(self, rule: Rule, bucket: Bucket, seconds: int) -> float:
         kind = rule.metric.kind
         if kind == LATENCY:
-            return max_ms(bucket) if rule.metric.percentile is None else bucket.percentile_ms(rule.metric.percentile)
+            return bucket.max_ms() if rule.metric.percentile is None else bucket.percentile_ms(rule.metric.percentile)
         if kind == ERROR_RATIO:
             return bucket.failures / bucket.count
         if kind == SUCCESS_RATIO:
@@ -118,11 +150,14 @@ class RuleJudge:
         if rule.metric.kind == RPS:
             return f"{bucket.count} requests over {seconds} s"
         return (f"{bucket.count} requests over {seconds} s; p50 {bucket.percentile_ms(50):.1f} ms, "
-                f"max {max_ms(bucket):.1f} ms")
+                f"max {bucket.max_ms():.1f} ms")
 
-    def verdict(self, rule: Rule) -> Verdict:
-        if rule.metric.integrity:
-            return integrity_verdict(rule, self.reconciliation)
+    def windows_needed(self) -> dict[str, Window]:
+        """The merged histograms the scored rules need: pass them to ``data.merged`` (with others)."""
+        return {f"rule{index}": Window.of(self.group(rule), self.seconds(rule.window))
+                for index, rule in enumerate(self.ruleset.scored) if not rule.metric.integrity}
+
+    def verdict(self, rule: Rule, bucket: Bucket) -> Verdict:
         target, unit, op = _display(rule, rule.bound.value), rule.bound.unit, rule.bound.op
         seconds = self.seconds(rule.window)
         span = describe_seconds(self.data, seconds)
@@ -134,7 +169,6 @@ class RuleJudge:
         if not names:
             return missing(f"no request matching {', '.join(rule.requests)} was recorded in this run: "
                            f"the rule's requests never happened")
-        bucket = merge_seconds(self.series(names), seconds)
         if not bucket.count:
             return missing(f"no {rule.window} seconds" if not seconds else
                            f"no requests matching {', '.join(rule.requests)} in the {rule.window} window")
@@ -144,13 +178,26 @@ class RuleJudge:
         return Verdict(rule.id, rule.title, verdict, measured, target, unit, op, span,
                        self.detail(rule, bucket, len(seconds)), _text(measured, unit))
 
+    def second_value(self, rule: Rule, series: Series, row: int) -> float:
+        """:meth:`value` of one second, read off the rule's per-second series."""
+        kind, count, failures = rule.metric.kind, int(series.count[row]), int(series.failures[row])
+        if kind == LATENCY:
+            return float(series.max[row] if rule.metric.percentile is None else series.p(rule.metric.percentile)[row])
+        if kind == ERROR_RATIO:
+            return failures / count
+        if kind == SUCCESS_RATIO:
+            return (count - failures) / count
+        return float(count)
+
     def second_ok(self, second: int) -> bool | None:
+        values = []
         for rule in self.ruleset.recovery:
-            bucket = self.rule_series(rule).get(second)
-            if bucket is None or bucket.count == 0:
+            series = self.rule_series(rule)
+            row = series.row(second)
+            if row is None or series.count[row] == 0:
                 return None
-        return all(holds(r.bound.op, self.value(r, self.rule_series(r)[second], 1), r.bound.value)
-                   for r in self.ruleset.recovery)
+            values.append(holds(rule.bound.op, self.second_value(rule, series, row), rule.bound.value))
+        return all(values)
 
     def recovery(self, window: FaultWindow) -> Verdict:
         recovery = self.recoveries[id(window)]
@@ -165,7 +212,7 @@ class RuleJudge:
             return Verdict(vid, title, verdict, measured, target, "s", "<=", span, detail, recovery.text())
 
         first = self.ruleset.recovery[0]
-        if not self.rule_series(first):
+        if not len(self.rule_series(first)):
             return Verdict(vid, title, INCONCLUSIVE, None, target, "s", "<=", span,
                            f"no {', '.join(first.requests)} data to judge recovery by", "no data")
         if not recovery.removed:
@@ -180,8 +227,10 @@ class RuleJudge:
                       f"SLOs held for {sustained:g} s from t={self.data.t(recovery.recovered_ts):.0f}s "
                       f"(removed by {window.removed_by or '?'})", recovery.recovery_s)
 
-    def verdicts(self) -> list[Verdict]:
-        result = [self.verdict(rule) for rule in self.ruleset.scored]
+    def verdicts(self, merged: Mapping[str, Bucket]) -> list[Verdict]:
+        """``merged``: ``data.merged`` of at least :meth:`windows_needed`."""
+        result = [integrity_verdict(rule, self.reconciliation) if rule.metric.integrity
+                  else self.verdict(rule, merged[f"rule{index}"]) for index, rule in enumerate(self.ruleset.scored)]
         if self.ruleset.recovery:
             result.extend(self.recovery(w) for w in self.windows)
         return result

@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from peakdrill.report.capacity import Capacity, headroom_verdict
-from peakdrill.report.rundata import FINISHED_OK, RunData
 from peakdrill.report.rules import NO_SLO, RuleJudge, run_rules
-from peakdrill.report.series import EndpointStats, endpoint_stats, merge_seconds
+from peakdrill.report.rundata import FINISHED_OK, Group, RunData, Window
+from peakdrill.report.stats import EndpointStats, endpoint_stats
 from peakdrill.report.trust import (behind_reasons, generator_max_cpu, refused_reasons, saturated_seconds,
                                     saturation_reasons, status_reason)
 from peakdrill.report.verdict import EXIT_CODES, FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import FaultWindow, overlaps, recovery_target_s, timeline_entry
 from peakdrill.slo.model import RuleSet
-from peakdrill.slo.select import select
 
 @dataclass(frozen=True)
 class FaultSummary:
@@ -77,13 +76,19 @@ class _Scorer:
         self.everything = self.judge.everything
         self.windows = self.judge.windows
         # The fault table's "cache-read p99 during" column: the shop's cache_read group, when the run has one.
-        self.cache = self.judge.series(frozenset(select(["group:cache_read"], data.names, self.judge.groups)))
+        cache = Group.selecting(["group:cache_read"], self.judge.groups)
+        self.fault_rows: list[list[int]] = []
+        windows = self.judge.windows_needed()
+        for index, window in enumerate(self.windows):
+            end = window.end_ts(data.last_data_ts)
+            rows = [row for row, s in enumerate(self.everything.seconds.tolist()) if overlaps(s, window.inject_ts, end)]
+            self.fault_rows.append(rows)
+            windows[f"fault{index}_cache"] = Window.of(cache, self.everything.seconds[rows].tolist())
+        self.merged = data.merged(windows)  # every merged histogram of the report, in one pass
 
-    def fault_summary(self, window: FaultWindow) -> FaultSummary:
-        end = window.end_ts(self.data.last_data_ts)
-        seconds = [s for s in self.everything if overlaps(s, window.inject_ts, end)]
-        cache = merge_seconds(self.cache, seconds)
-        everything = merge_seconds(self.everything, seconds)
+    def fault_summary(self, index: int, window: FaultWindow) -> FaultSummary:
+        cache = self.merged[f"fault{index}_cache"]
+        rows = self.fault_rows[index]  # counts need no histogram: the per-second series has them
         entry = timeline_entry(self.data, window.experiment)
         return FaultSummary(
             fault_id=window.fault_id, fault=window.fault, target=window.target, experiment=window.experiment,
@@ -92,12 +97,13 @@ class _Scorer:
             end_t=None if window.remove_ts is None else round(self.data.t(window.remove_ts), 2),
             removed_by=window.removed_by,
             cache_p99_during_ms=round(cache.percentile_ms(99), 2) if cache.count else None,
-            requests_during=everything.count, failures_during=everything.failures,
+            requests_during=int(self.everything.count[rows].sum()),
+            failures_during=int(self.everything.failures[rows].sum()),
             recovery=recovery.text() if (recovery := self.judge.recoveries.get(id(window))) else "not judged",
             recovery_target_s=recovery_target_s(self.data, window))
 
     def verdicts(self) -> list[Verdict]:
-        result = self.judge.verdicts()
+        result = self.judge.verdicts(self.merged)
         if self.data.capacity:
             result.append(headroom_verdict(self.data.capacity))
         return result
@@ -105,7 +111,7 @@ class _Scorer:
 
 def score_run(data: RunData, ruleset: RuleSet | None = None) -> Score:
     """Score ``data`` by ``ruleset`` (default: the rules its run.json stores)."""
-    scorer = _Scorer(data, run_rules(data) if ruleset is None else ruleset)
+    scorer = _Scorer(data, run_rules(data.info, str(data.run_dir / "run.json")) if ruleset is None else ruleset)
     verdicts = scorer.verdicts()
     trust = []
     if data.info.status != FINISHED_OK:
@@ -129,10 +135,10 @@ def score_run(data: RunData, ruleset: RuleSet | None = None) -> Score:
     duration = (data.info.end_ts if data.info.end_ts is not None else data.last_data_ts) - data.info.start_ts
     return Score(
         run_id=data.info.run_id, verdict=overall, status=data.info.status, reasons=tuple(reasons),
-        totals={"requests": sum(b.count for b in data.buckets.values()),
-                "failures": sum(b.failures for b in data.buckets.values()),
+        totals={"requests": sum(b.count for b in data.endpoint_totals.values()),
+                "failures": sum(b.failures for b in data.endpoint_totals.values()),
                 "duration_s": round(max(0.0, duration), 1)},
-        verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(w) for w in scorer.windows),
+        verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(i, w) for i, w in enumerate(scorer.windows)),
         endpoints=tuple(endpoint_stats(data)), generator_max_cpu=generator_max_cpu(data),
         saturated=tuple(saturated_seconds(data)),
         warnings=data.warnings, capacity=data.capacity, integrity=scorer.judge.reconciliation,

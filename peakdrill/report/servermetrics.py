@@ -7,36 +7,54 @@ skipped: the server-side view is shown beside the client-side verdicts, never sc
 
 from __future__ import annotations
 
-from prometheus_client.parser import text_string_to_metric_families
+import re
+from typing import TYPE_CHECKING
 
-from peakdrill.report.rundata import RunData
+if TYPE_CHECKING:
+    from peakdrill.report.rundata import RunData
 
 CACHE_METRIC = "shop_cache_op_duration_seconds"
+# What the scraper keeps of each scrape (docs/run-directory.md#server-metricsjsonl): the samples the
+# report reads, nothing else.
+KEPT_SAMPLES = (f"{CACHE_METRIC}_count", f"{CACHE_METRIC}_sum")
 
 
-def _counts(text: str) -> dict[str, tuple[float, float]]:
-    """label set -> (count, sum) of the cache metric in one scrape."""
+_SAMPLE = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
+
+
+def cache_counts(text: str) -> dict[str, tuple[float, float]]:
+    """label set -> (count, sum) of the cache metric in one scrape (Prometheus text format; only its
+    ``_count`` and ``_sum`` lines are read, so a verbatim page of format 1 costs no more than a kept one)."""
     result: dict[str, list[float]] = {}
-    try:
-        families = list(text_string_to_metric_families(text))
-    except Exception:  # noqa: BLE001 - a malformed scrape is just a gap
-        return {}
-    for family in families:
-        if family.name != CACHE_METRIC:
+    for line in text.splitlines():
+        if not line.startswith(KEPT_SAMPLES):
             continue
-        for sample in family.samples:
-            labels = "/".join(v for k, v in sorted(sample.labels.items()) if k != "le") or "all"
-            if sample.name.endswith("_count"):
-                result.setdefault(labels, [0.0, 0.0])[0] += sample.value
-            elif sample.name.endswith("_sum"):
-                result.setdefault(labels, [0.0, 0.0])[1] += sample.value
+        match = _SAMPLE.match(line)
+        if match is None or match["name"] not in KEPT_SAMPLES:
+            continue
+        try:
+            value = float(match["value"])
+        except ValueError:
+            continue  # a malformed sample is just a gap
+        labels = "/".join(v for k, v in sorted(_LABEL.findall(match["labels"] or "")) if k != "le") or "all"
+        result.setdefault(labels, [0.0, 0.0])[0 if match["name"].endswith("_count") else 1] += value
     return {k: (v[0], v[1]) for k, v in result.items()}
+
+
+def keep_used(text: str) -> str:
+    """A scrape cut down to the samples the report uses (and their TYPE lines, so it still parses)."""
+    kept = []
+    for line in text.splitlines():
+        if line.startswith(KEPT_SAMPLES) or line.startswith(f"# TYPE {CACHE_METRIC} "):
+            kept.append(line)
+    return "\n".join(kept) + "\n" if kept else ""
 
 
 def cache_metrics(data: RunData) -> dict | None:
     """Chart series and a summary table, or None when no scrape has the metric."""
-    scrapes = sorted(data.scrapes, key=lambda s: s.ts)
-    parsed = [(s.ts, _counts(s.text) if s.ok else None) for s in scrapes]
+    scrapes = data.scrapes
+    parsed = [(s.ts, s.counts if s.ok else None) for s in scrapes]
     labels = sorted({label for _, counts in parsed if counts for label in counts})
     if not labels:
         return None

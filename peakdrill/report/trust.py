@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from peakdrill.report.rundata import RunData
+from peakdrill.report.rundata import SATURATED_CPU_PERCENT, RunData
 from peakdrill.report.windows import describe_seconds, is_measured, spans
 from peakdrill.safety import REFUSED_PREFIX
 
-SATURATED_CPU_PERCENT = 90.0
 SATURATED_SECONDS = 3
 
 
@@ -33,11 +32,7 @@ def status_reason(data: RunData) -> str:
 
 def saturated_seconds(data: RunData) -> dict[str, list[int]]:
     """Per load process, the measured seconds in runs of >= 3 consecutive seconds at >= 90% CPU."""
-    hot: dict[str, set[int]] = defaultdict(set)
-    for sample in data.generator:
-        second = int(sample.ts)
-        if sample.cpu_percent >= SATURATED_CPU_PERCENT and is_measured(data, second):
-            hot[sample.source].add(second)
+    hot = {source: {s for s in seconds if is_measured(data, s)} for source, seconds in data.health.hot_seconds.items()}
     result = {}
     for source in sorted(hot):
         runs = [(a, b) for a, b in spans(sorted(hot[source])) if b - a >= SATURATED_SECONDS]
@@ -58,22 +53,20 @@ def saturation_reasons(data: RunData) -> list[str]:
 
 
 def generator_max_cpu(data: RunData) -> dict[str, float]:
-    result: dict[str, float] = {}
-    for sample in data.generator:
-        result[sample.source] = max(result.get(sample.source, 0.0), round(sample.cpu_percent, 1))
-    return dict(sorted(result.items()))
+    return dict(data.health.max_cpu)
 
 
 BEHIND_WINDOW_S = 5
 BEHIND_TOLERANCE = 0.10
 
 
-def _windows(samples: list) -> list[list]:
+def _windows(samples: list[tuple[float, float, float]]) -> list[list]:
     """5-sample windows that never straddle a change of intended rate (a stage boundary); a window cut
-    short by the end of a stage or of the run is judged when it holds at least 3 samples."""
+    short by the end of a stage or of the run is judged when it holds at least 3 samples.
+    A sample is (ts, intended, achieved)."""
     windows: list[list] = []
     for index, sample in enumerate(samples):
-        if index == 0 or sample.intended_rps != samples[index - 1].intended_rps or len(windows[-1]) == BEHIND_WINDOW_S:
+        if index == 0 or sample[1] != samples[index - 1][1] or len(windows[-1]) == BEHIND_WINDOW_S:
             windows.append([])
         windows[-1].append(sample)
     return [window for window in windows if len(window) >= 3]
@@ -82,17 +75,14 @@ def _windows(samples: list) -> list[list]:
 def behind_seconds(data: RunData) -> dict[str, tuple[list[int], float, float]]:
     """Per open-model load process, the measured seconds in windows that started fewer than 90% of the
     intended requests, with the achieved and intended requests/s over those seconds."""
-    samples: dict[str, list] = defaultdict(list)
-    for sample in data.generator:
-        if sample.intended_rps is not None and sample.achieved_rps is not None and is_measured(data, int(sample.ts)):
-            samples[sample.source].append(sample)
+    samples = {source: [s for s in rates if is_measured(data, int(s[0]))] for source, rates in data.health.rates.items()}
     result = {}
     for source in sorted(samples):
         behind, achieved, intended = [], 0.0, 0.0
-        for window in _windows(sorted(samples[source], key=lambda s: s.ts)):
-            wanted, got = sum(s.intended_rps for s in window), sum(s.achieved_rps for s in window)
+        for window in _windows(samples[source]):
+            wanted, got = sum(s[1] for s in window), sum(s[2] for s in window)
             if wanted > 0 and got < (1 - BEHIND_TOLERANCE) * wanted:
-                behind.extend(int(s.ts) for s in window)
+                behind.extend(int(s[0]) for s in window)
                 achieved, intended = achieved + got, intended + wanted
         if behind:
             result[source] = (behind, achieved / len(behind), intended / len(behind))
@@ -110,7 +100,7 @@ def behind_reasons(data: RunData) -> list[str]:
 def refused_requests(data: RunData) -> dict[str, int]:
     """Requests the load processes' egress guard refused, per refused host (see peakdrill/loadgen/egress.py)."""
     refused: dict[str, int] = defaultdict(int)
-    for (_, name), bucket in data.buckets.items():
+    for name, bucket in data.endpoint_totals.items():
         if REFUSED_PREFIX in name:
             refused[name.split(REFUSED_PREFIX, 1)[1]] += bucket.count
     return dict(sorted(refused.items()))

@@ -16,7 +16,7 @@ from peakdrill.report import report_files
 from peakdrill.report.html import render_html
 from peakdrill.report.junit import render_junit
 from peakdrill.report.markdown import render_markdown
-from peakdrill.report.rundata import load_run
+from peakdrill.report.rules import load_for_rules
 from peakdrill.report.score import Score, score_run
 from peakdrill.slo.model import RuleSet
 
@@ -31,8 +31,8 @@ def write_file(path: Path, text: str) -> None:
 
 def write_report(run_dir: Path | str, output_dir: Path | str | None = None,
                  template: Path | str | None = None, rules: RuleSet | None = None) -> Score:
-    data = load_run(run_dir)
-    score = score_run(data, rules)
+    data, ruleset = load_for_rules(run_dir, rules)
+    score = score_run(data, ruleset)
     out = Path(output_dir) if output_dir is not None else data.run_dir
     try:
         out.mkdir(parents=True, exist_ok=True)

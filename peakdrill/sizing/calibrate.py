@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import psutil
 from peakdrill.errors import SizingError, quote
 from peakdrill.loadgen.keepalive import raise_fd_limit
 from peakdrill.rundir import GENERATOR_FILE, JsonlTail
+from peakdrill.rundir.records import HealthReader, Where
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.sizing.calibration import SATURATION_CPU_PERCENT, Calibration, Sample, Saturation
 from peakdrill.sizing.fastserver import FastServer
@@ -103,7 +104,7 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-def _watch(process: subprocess.Popen, run: CalibrationRun, health: JsonlTail,
+def _watch(process: subprocess.Popen, run: CalibrationRun, health: JsonlTail, reader: HealthReader,
            records: list[dict]) -> list[tuple[float, int]]:
     """Sample the Locust process's RSS every second until it ends or saturates: (ts, rss) pairs.
     The generator's health records gathered meanwhile are appended to ``records``."""
@@ -115,12 +116,19 @@ def _watch(process: subprocess.Popen, run: CalibrationRun, health: JsonlTail,
             rss.append((time.time(), watched.memory_info().rss))
         except psutil.NoSuchProcess:
             break
-        records.extend(health.read_new())
+        records.extend(_expand(health, reader))
         if _saturation(records) is not None:
             logger.info("peakdrill: the load process is saturated; stopping the ramp")
             break
         time.sleep(1.0)
     return rss
+
+
+def _expand(health: JsonlTail, reader: HealthReader) -> list[dict]:
+    """The health samples appended since the last call (generator.jsonl lines of either format)."""
+    where = Where(health.path, 0)
+    return [asdict(sample) for raw in health.read_new() for sample in reader.samples(raw, where)
+            if sample.cpu_percent is not None]
 
 
 def _samples(health: list[dict], rss: list[tuple[float, int]], start_ts: float) -> list[Sample]:
@@ -180,12 +188,12 @@ def calibrate(run: CalibrationRun) -> Calibration:
                                            stderr=errors, stdin=subprocess.DEVNULL)
             except OSError as exc:
                 raise SizingError(f"could not start Locust ({exc}); is peakdrill installed in this environment?") from exc
-        health, records = JsonlTail(scratch / GENERATOR_FILE), []
+        health, reader, records = JsonlTail(scratch / GENERATOR_FILE), HealthReader(), []
         try:
-            rss = _watch(process, run, health, records)
+            rss = _watch(process, run, health, reader, records)
         finally:
             _stop(process)
-    records.extend(health.read_new())
+    records.extend(_expand(health, reader))
     try:
         calibration = summarise(_samples(records, rss, start_ts), run, target, fd_limit)
     except SizingError as exc:

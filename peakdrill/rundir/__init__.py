@@ -1,4 +1,9 @@
-"""The run directory: where one run's data lands as it happens (format: docs/run-directory.md)."""
+"""The run directory: where one run's data lands as it happens (format: docs/run-directory.md).
+
+This package owns the format: the file layout (here), the ``run.json`` model
+(:mod:`peakdrill.rundir.meta`), the JSON Lines reader (:mod:`peakdrill.rundir.jsonl`) and the
+records of the data files (:mod:`peakdrill.rundir.records`). Every writer and reader goes through it.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,19 @@ from pathlib import Path
 
 from peakdrill import crash
 from peakdrill.errors import RunDirError
+from peakdrill.rundir.jsonl import JsonlTail, append_lines, iter_jsonl, write_lines
+from peakdrill.rundir.meta import FORMAT_VERSION, RunMeta, RunStatus, Stage, TimelineEntry
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "RunMeta", "RunStatus", "Stage", "TimelineEntry", "JsonlTail", "append_lines",
+           "iter_jsonl", "write_lines", "RunDir", "iso", "new_run_id", "GENERATOR_FILE", "EVENTS_FILE",
+           "SERVER_METRICS_FILE", "HISTOGRAM_DIR", "JOURNALS_DIR", "META_FILE", "STOP_REQUEST_FILE", "RUNNER_PID_ENV"]
+
+META_FILE = "run.json"
+EVENTS_FILE = "events.jsonl"
 GENERATOR_FILE = "generator.jsonl"
+SERVER_METRICS_FILE = "server-metrics.jsonl"
+HISTOGRAM_DIR = "histograms"
+JOURNALS_DIR = "journals"
 # Created by the runner to ask its Locust master to stop the users, collect every worker's last
 # measurements and quit (a signal would cut the workers' final reports short).
 STOP_REQUEST_FILE = "stop-requested"
@@ -27,33 +42,6 @@ def iso(ts: float) -> str:
 def new_run_id(name: str, ts: float | None = None) -> str:
     stamp = datetime.fromtimestamp(ts or time.time(), tz=timezone.utc).strftime("%Y%m%d-%H%M%S")
     return f"{stamp}-{name}"
-
-
-class JsonlTail:
-    """Reads the records appended to a JSON-lines file since the last call, so a watcher polling
-    every second reads each line once. A line still being written is left for the next call."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._offset = 0
-
-    def read_new(self) -> list[dict]:
-        try:
-            with self.path.open("rb") as stream:
-                stream.seek(self._offset)
-                data = stream.read()
-        except FileNotFoundError:
-            return []
-        complete = data[: data.rfind(b"\n") + 1]
-        self._offset += len(complete)
-        records = []
-        for line in complete.splitlines():
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise RunDirError(f"{self.path}: a line that is not JSON ({exc.msg}): {line[:80]!r}") from exc
-        return records
 
 
 class RunDir:
@@ -81,15 +69,26 @@ class RunDir:
     def meta_path(self) -> Path:
         return self.path / "run.json"
 
-    def read_meta(self) -> dict:
+    def meta(self) -> RunMeta:
+        """run.json, checked against the one model of it."""
+        if not self.meta_path.is_file():
+            raise RunDirError(f"{self.meta_path}: no run.json here; give the path of a run directory "
+                              f"written by `peakdrill drill` (reports/<run-id>/)")
         try:
-            return json.loads(self.meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError as exc:
-            raise RunDirError(f"{self.meta_path}: not found; is {self.path} a run directory written by `peakdrill drill`?") from exc
-        except json.JSONDecodeError as exc:
-            raise RunDirError(f"{self.meta_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+            raw = json.loads(self.meta_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise RunDirError(f"{self.meta_path}: cannot read ({exc.strerror}); fix the file permissions") from exc
+        except (ValueError, RecursionError) as exc:
+            raise RunDirError(f"{self.meta_path}: not valid JSON ({str(exc)[:80]}); "
+                              f"restore run.json from the drill runner's output") from exc
+        return RunMeta.parse(raw, str(self.meta_path), default_run_id=self.path.name)
+
+    def read_meta(self) -> dict:
+        return self.meta().raw
 
     def write_meta(self, meta: dict) -> None:
+        meta = {"format": FORMAT_VERSION} | meta
+        RunMeta.parse(meta, str(self.meta_path))  # a writer's mistake must not reach the file
         # Write-then-rename: a crash mid-write must not destroy the run's description.
         tmp = self.meta_path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
