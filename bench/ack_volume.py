@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 from peakdrill.integrity.ack import AckBook
-from peakdrill.integrity.ackfile import append_acks, iter_acks
+from peakdrill.rundir.acks import append_acks, iter_acks
 from peakdrill.integrity.reconcilers.base import Stored
 from peakdrill.integrity.verdict import collect, judge_kind
 

@@ -17,7 +17,7 @@ import pytest
 from browser import assert_drawn, rendered_charts, screenshot
 from peakdrill.histograms import merge_buckets
 from peakdrill.rundir.histfiles import iter_records, load_buckets
-from peakdrill.integrity.ackfile import iter_acks
+from peakdrill.rundir.acks import iter_acks
 from peakdrill.shop import stop_shop
 from peakdrill.shop.state import state_path
 

@@ -15,7 +15,7 @@ from generic_targets import postgres_cluster
 from knob_server import knob_server, set_knob
 from loadkit import peakdrill, write_profile
 from peakdrill.errors import SpecError
-from peakdrill.integrity.ackfile import append_acks, iter_acks
+from peakdrill.rundir.acks import append_acks, iter_acks
 from peakdrill.integrity.config import Integrity, load_integrity
 from peakdrill.integrity.reconcile import reconcile
 from peakdrill.integrity.reconcilers import Context, fetch

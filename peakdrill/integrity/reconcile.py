@@ -9,18 +9,17 @@ cannot hold the run; a kind that was not answered in time is INCONCLUSIVE.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
 
-from peakdrill.errors import PeakdrillError, RunDirError
-from peakdrill.integrity.ackfile import iter_acks
+from peakdrill.errors import PeakdrillError
 from peakdrill.integrity.config import Integrity
 from peakdrill.integrity.reconcilers import Context, Stored, fetch
 from peakdrill.integrity.verdict import KindAcks, Window, collect, inconclusive_kind, judge_kind
+from peakdrill.rundir import EVENTS_FILE, META_FILE
+from peakdrill.rundir.acks import iter_acks, write_reconciliation
 
-RECONCILIATION_FILE = "reconciliation.json"
 FORMAT = 1
 WATCHDOG_GRACE_S = 5.0
 DEFAULT_RECOVERY_TARGET_S = 60.0
@@ -30,14 +29,14 @@ def fault_windows(run_dir: Path) -> list[Window]:
     """Each fault from injection to removal plus its timeline entry's recovery target (a fault that
     was never removed: to the end of time)."""
     try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        meta = json.loads((run_dir / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = {}
     targets = {str(e.get("experiment")): float(e.get("recovery_target_s") or DEFAULT_RECOVERY_TARGET_S)
                for e in meta.get("timeline") or [] if isinstance(e, dict)}
     injected: dict[str, dict] = {}
     windows: list[Window] = []
-    events = run_dir / "events.jsonl"
+    events = run_dir / EVENTS_FILE
     lines = events.read_text(encoding="utf-8").splitlines() if events.is_file() else []
     for line in lines:
         try:
@@ -107,22 +106,4 @@ def reconcile(run_dir: Path, integrity: Integrity, context: Context, rounds: lis
                 "not_reconciled": {k: len(acks[k].acked) for k in unconfigured},
                 "windows": [w.to_dict() for w in windows], "rounds": list(rounds or [])}
     write_reconciliation(run_dir, document)
-    return document
-
-
-def write_reconciliation(run_dir: Path, document: dict) -> None:
-    path = run_dir / RECONCILIATION_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_reconciliation(run_dir: Path) -> dict | None:
-    path = run_dir / RECONCILIATION_FILE
-    if not path.is_file():
-        return None
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise RunDirError(f"{path}: not valid JSON ({str(exc)[:80]}); run `peakdrill reconcile {run_dir}` again") from exc
     return document

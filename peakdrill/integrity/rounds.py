@@ -16,12 +16,12 @@ import threading
 import time
 from pathlib import Path
 
-from peakdrill.integrity.ackfile import iter_acks
 from peakdrill.integrity.config import Integrity
 from peakdrill.integrity.reconcile import DEFAULT_RECOVERY_TARGET_S, judge_all
 from peakdrill.integrity.reconcilers import Context
 from peakdrill.integrity.verdict import collect
-from peakdrill.rundir import JsonlTail
+from peakdrill.rundir import EVENTS_FILE, META_FILE, JsonlTail
+from peakdrill.rundir.acks import iter_acks
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class RecoveryRounds:
     def __init__(self, run_dir: Path, integrity: Integrity, context: Context) -> None:
         self.run_dir, self.integrity, self.context = run_dir, integrity, context
         self.rounds: list[dict] = []
-        self._events = JsonlTail(run_dir / "events.jsonl")
+        self._events = JsonlTail(run_dir / EVENTS_FILE)
         self._due: list[tuple[float, dict]] = []  # (cut-off ts, the experiment_finished event)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="integrity-rounds", daemon=True)
@@ -52,7 +52,7 @@ class RecoveryRounds:
 
     def _recovery_target(self, experiment: str) -> float:
         try:
-            timeline = json.loads((self.run_dir / "run.json").read_text(encoding="utf-8")).get("timeline") or []
+            timeline = json.loads((self.run_dir / META_FILE).read_text(encoding="utf-8")).get("timeline") or []
         except (OSError, ValueError):
             timeline = []
         return next((float(e.get("recovery_target_s") or DEFAULT_RECOVERY_TARGET_S) for e in timeline

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from peakdrill.integrity.ackfile import AckRecord
+from peakdrill.rundir.acks import AckRecord
 from peakdrill.integrity.reconcilers.base import Stored
 
 FINDINGS = ("lost", "duplicated", "phantom")

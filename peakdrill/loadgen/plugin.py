@@ -28,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from peakdrill.histograms import Recorder
 from peakdrill.integrity.ack import BOOK as ACKS
-from peakdrill.integrity.ackfile import append_acks
+from peakdrill.rundir.acks import append_acks
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook

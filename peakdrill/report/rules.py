@@ -14,7 +14,7 @@ from pathlib import Path
 
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket
-from peakdrill.integrity.reconcile import read_reconciliation
+from peakdrill.rundir.acks import read_reconciliation
 from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
 from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
