@@ -48,7 +48,7 @@ def test_an_internal_error_is_exit_70_with_the_traceback_in_a_temp_file(monkeypa
 
 
 def test_an_internal_error_with_a_run_directory_leaves_crash_txt_there(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(report_writer, "load_run", _boom)
+    monkeypatch.setattr(report_writer, "load_for_rules", _boom)
     run_dir = tmp_path / "20261121-231500-demo"
     run_dir.mkdir()
     assert main(["report", str(run_dir)]) == 70

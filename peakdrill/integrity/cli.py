@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from peakdrill.cli import option
-from peakdrill.errors import RunDirError, SpecError
+from peakdrill.errors import SpecError
 from peakdrill.integrity.config import Integrity, load_integrity
 from peakdrill.integrity.reconcile import reconcile
 from peakdrill.integrity.reconcilers import Context
+from peakdrill.rundir import META_FILE, RunDir
 from peakdrill.safety import Allowlist
 
 DESCRIPTION = """\
@@ -32,10 +32,7 @@ exit codes: 0 every kind reconciled with nothing lost, duplicated or phantom, 1 
 
 def handle(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir)
-    try:
-        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"{run_dir / 'run.json'}: cannot read it ({str(exc)[:80]}); give a run directory") from exc
+    meta = RunDir(run_dir).meta().raw  # says what is wrong with a directory that is not a run's
     if args.integrity:
         integrity, base = load_integrity(args.integrity), Path(args.integrity).resolve().parent
     elif meta.get("integrity"):
@@ -43,7 +40,7 @@ def handle(args: argparse.Namespace) -> int:
         drill_file = (meta.get("drill") or {}).get("file")
         integrity, base = Integrity.model_validate(meta["integrity"]), Path(drill_file).parent if drill_file else Path.cwd()
     else:
-        raise SpecError(str(run_dir / "run.json"), "integrity", "the run has no integrity section",
+        raise SpecError(str(run_dir / META_FILE), "integrity", "the run has no integrity section",
                         "pass --integrity FILE naming the reconcilers (docs/integrity.md)")
     target = meta.get("target") or {}
     context = Context(Allowlist(target.get("allowed_hosts") or ()), target.get("url"), float(meta.get("start_ts") or 0),
