@@ -84,6 +84,15 @@ def test_a_reconciler_that_fails_or_hangs_is_inconclusive_never_pass(tmp_path):
     assert "refused to connect to 192.0.2.1" in kinds["elsewhere"]["reason"]  # the egress guard, not a timeout
 
 
+def test_mysql_without_its_optional_driver_is_inconclusive_saying_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pymysql", None)  # as on a machine without the optional driver
+    spec = Integrity.model_validate({"kinds": {"order": {"type": "sql", "url": "mysql://ro@127.0.0.1:3306/shop",
+                                                         "query": "SELECT id FROM orders"}}})
+    (tmp_path / "run").mkdir()
+    (kind,) = reconcile(tmp_path / "run", spec, _context(tmp_path))["kinds"]
+    assert kind["status"] == "inconclusive" and "pip install pymysql" in kind["reason"]
+
+
 def test_integrity_rules_are_rules_of_the_slo_language(tmp_path):
     from peakdrill.slo.parse import parse_section, parse_threshold
 
