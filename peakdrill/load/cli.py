@@ -6,16 +6,15 @@ import argparse
 from pathlib import Path
 
 from peakdrill.argtypes import number
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
-from peakdrill.drill.load import Topology
-from peakdrill.drill.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
-from peakdrill.load.worker import run_worker
+from peakdrill.options import add_rule_options, option, rules_from_args
 from peakdrill.outputs import output_dir
+from peakdrill.run.finish import finish_run
+from peakdrill.run.locust import Topology
+from peakdrill.run.runner import RunMode, run_drill
+from peakdrill.run.worker import WorkerOptions, run_worker
 from peakdrill.spec.limits import MAX_DURATION_S, MAX_LOCAL_WORKERS, MAX_REMOTE_WORKERS, MAX_SCALE
-from peakdrill.report.cli import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
 Run a load profile through real Locust (a master and N local worker processes) against a target,
@@ -35,6 +34,10 @@ examples:
   # your own system and locustfile, judged by rules (docs/slo.md)
   peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
       --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
+
+  # did every acknowledged order reach the database? (docs/integrity.md)
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \
+      --integrity perf/integrity.yaml
 
   # across machines: the master (records and reports) and two machines of 4 workers each
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
@@ -61,6 +64,8 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
                 "default: the reference shop's paths")
     add_rule_options(parser, "instead of the default (the reference-shop preset with the shop's own locustfile, "
                              "no rules with another)")
+    option(parser, "--integrity", metavar="FILE",
+           help="reconcile what the target acknowledged with its system of record after the load (docs/integrity.md)")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
@@ -74,7 +79,8 @@ def load_options(args: argparse.Namespace, host_required: bool = True) -> LoadOp
     return LoadOptions(profile_file=Path(args.profile_file), host=args.host or "", scale=args.scale, workers=args.workers,
                        locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()),
                        endpoints=Path(args.endpoints) if args.endpoints else None, rules=rules,
-                       rules_source=args.slo if args.slo else COMMAND_LINE)
+                       rules_source=args.slo if args.slo else COMMAND_LINE,
+                       integrity=Path(args.integrity) if getattr(args, "integrity", None) else None)
 
 
 def _topology(args: argparse.Namespace) -> Topology:
@@ -95,7 +101,10 @@ def handle(args: argparse.Namespace) -> int:
                         f"start at most {MAX_LOCAL_WORKERS} here; spread more over machines (--master / --worker)")
     if topology.role == "worker":
         output_dir(args.reports_dir, "--reports-dir")
-        return run_worker(load_options(args, host_required=False), topology, Path(args.reports_dir))
+        options = load_options(args, host_required=False)
+        return run_worker(WorkerOptions(locustfile=options.locustfile, profile_file=options.profile_file, scale=options.scale,
+                                        workers=options.workers, endpoints=options.endpoints, source=COMMAND_LINE),
+                          topology, Path(args.reports_dir))
     plan = build_load_plan(load_options(args))
     output_dir(args.reports_dir, "--reports-dir")  # once the run is known good: a refused run leaves nothing
     workers = (f"waiting for {plan.workers} remote worker(s) on port {topology.master_port}" if topology.role == "master"

@@ -6,7 +6,8 @@ inside Locust's regular worker reports; the master (or a stand-alone local proce
 they arrive (:class:`peakdrill.loadgen.secondbook.SecondBook`) and writes one record per (second,
 endpoint) to ``histograms/master-<pid>.jsonl`` and one health line per second to
 ``generator.jsonl``. Merging is adding counts, so the files stay exact, and merge exactly across
-masters too.
+masters too. The business acknowledgements a locustfile recorded (:mod:`peakdrill.integrity.ack`)
+travel in the same reports and are appended, ids grouped per second, to ``acks/master-<pid>.jsonl``.
 
 Without ``--peakdrill-run-dir`` (or ``PEAKDRILL_RUN_DIR``) the hooks do nothing, so the locustfile
 behaves like any other under plain ``locust``.
@@ -23,13 +24,16 @@ import gevent
 import psutil
 from locust import events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from peakdrill.events import JsonlEventWriter, WorkerJoined, WorkerLost
 from peakdrill.histograms import Recorder
+from peakdrill.integrity.ack import BOOK as ACKS
+from peakdrill.rundir.acks import append_acks
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
-from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
+from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE, RunDir
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
@@ -88,16 +92,19 @@ class Collector:
 def _install_worker(environment: Environment) -> None:
     collector = Collector(environment, f"worker-{environment.runner.worker_index}-{os.getpid()}")
 
+    ACKS.enabled = True  # the master decides whether they are kept, as for the histograms
+
     def on_report(client_id, data):
         histograms, health = collector.drain()
-        data[PAYLOAD_KEY] = {"source": collector.source, "histograms": histograms, "health": health}
+        data[PAYLOAD_KEY] = {"source": collector.source, "histograms": histograms, "health": health,
+                             "acks": ACKS.drain()}
 
     def on_flush(environment, msg, **_):
         # Stop our users first, so that what we ship now is everything this worker will ever measure.
         environment.runner.stop()
         histograms, health = collector.drain(everything=True)
         environment.runner.send_message(FINAL_MESSAGE, {"source": collector.source, "histograms": histograms,
-                                                        "health": health})
+                                                        "health": health, "acks": ACKS.drain()})
 
     environment.events.report_to_master.add_listener(on_report)
     environment.runner.register_message(FLUSH_MESSAGE, on_flush, concurrent=True)
@@ -110,23 +117,45 @@ def _keep_closing(book: SecondBook, own_health: Collector) -> None:
         book.close_due()
 
 
+def _watch_workers(environment: Environment, run_dir: Path, stopping: list[bool]) -> None:
+    """Put each worker that joins, and each that leaves while the load runs, on the run's timeline."""
+    timeline = JsonlEventWriter(run_dir, RunDir(run_dir).read_meta()["start_ts"])
+    connected: set[str] = set()
+    while True:
+        gevent.sleep(1.0)
+        clients = environment.runner.clients
+        now = {client.id for client in clients.all if client.state != STATE_MISSING}
+        for worker in sorted(now - connected):
+            timeline(WorkerJoined(worker=worker, connected=len(now)))
+        if not stopping:  # at the end the master itself lets every worker go
+            for worker in sorted(connected - now):
+                how = "missed its heartbeats" if worker in clients else "quit"
+                timeline(WorkerLost(worker=worker, connected=len(now), how=how))
+        connected = now
+
+
 def _install_master(environment: Environment, run_dir: Path) -> None:
-    book = SecondBook(run_dir, f"master-{os.getpid()}")
+    source = f"master-{os.getpid()}"
+    book = SecondBook(run_dir, source)
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
     flushed: set[str] = set()
+    stopping: list[bool] = []  # non-empty once the test is stopping
 
     def on_worker_report(client_id, data):
         payload = data.get(PAYLOAD_KEY)
         if payload:
             book.add(payload["source"], payload["histograms"], payload["health"])
+            append_acks(run_dir, source, payload.get("acks") or [])
 
     def on_final(environment, msg, **_):
         book.add(msg.data["source"], msg.data["histograms"], msg.data["health"])
+        append_acks(run_dir, source, msg.data.get("acks") or [])
         flushed.add(msg.node_id)
 
     def collect_final_reports(**_):
         """Runs as the test stops (its end, an interrupt, a dead runner): Locust itself waits only
         half a second for the workers' last reports before it quits, which loses data under load."""
+        stopping.append(True)
         runner = environment.runner
         runner.send_message(FLUSH_MESSAGE)
         deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
@@ -140,16 +169,25 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
     environment.events.quitting.add_listener(lambda **_: book.close_all())
     environment.runner.register_message(FINAL_MESSAGE, on_final)
     gevent.spawn(_keep_closing, book, own_health)
+    gevent.spawn(_watch_workers, environment, run_dir, stopping)
 
 
 def _install_local(environment: Environment, run_dir: Path) -> None:
     collector = Collector(environment, f"local-{os.getpid()}")
     book = SecondBook(run_dir, collector.source, hold_open_s=LOCAL_HOLD_OPEN_S)
+    ACKS.enabled = True
+
+    def write_acks():
+        while True:
+            gevent.sleep(3.0)
+            append_acks(run_dir, collector.source, ACKS.drain())
 
     def flush_all(**_):
         book.add(collector.source, *collector.drain(everything=True))
         book.close_all()
+        append_acks(run_dir, collector.source, ACKS.drain())
 
+    gevent.spawn(write_acks)
     gevent.spawn(_keep_closing, book, collector)
     environment.events.test_stop.add_listener(flush_all)
     environment.events.quitting.add_listener(flush_all)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill.histograms import HISTOGRAM_DIR, Bucket, merge_buckets
-from peakdrill.rundir import JsonlTail
+from peakdrill.rundir import GENERATOR_FILE, JsonlTail
 from peakdrill.rundir.histfiles import ANY_SECOND, buckets_of
-from peakdrill.rundir.records import Where, parse_hist
+from peakdrill.errors import PeakdrillError
+from peakdrill.rundir.records import SATURATED_CPU_PERCENT, SATURATED_SECONDS, HealthReader, HealthSample, Where, parse_hist
 
 
 @dataclass(slots=True, frozen=True)
@@ -31,6 +32,21 @@ class Window:
         return self.failures / self.requests if self.requests else 0.0
 
 
+@dataclass(slots=True, frozen=True)
+class Generators:
+    """The load processes that reported lately: how many, the busiest, and which are saturated."""
+
+    workers: int  # load processes other than the masters (a local run's single process counts)
+    busiest: str
+    busiest_cpu: float
+    saturated: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        hot = f" | SATURATED: {', '.join(self.saturated)}" if self.saturated else ""
+        return f"{self.workers} worker(s), CPU max {self.busiest_cpu:.0f}% ({self.busiest}){hot}"
+
+
 class LiveStats:
     """Incrementally tails ``histograms/*.jsonl``: per (second, endpoint) buckets, as
     :func:`peakdrill.rundir.histfiles.load_buckets` gives them, and per-second buckets over all endpoints."""
@@ -40,8 +56,44 @@ class LiveStats:
         self._tails: dict[Path, JsonlTail] = {}
         self._seconds: dict[int, Bucket] = {}
         self.buckets: dict[tuple[int, str], Bucket] = {}
+        self._health_tail = JsonlTail(run_dir / GENERATOR_FILE)
+        self._health = HealthReader()
+        self._latest: dict[str, HealthSample] = {}  # per load process, its newest health sample
+        self._hot: dict[str, int] = {}  # per load process, its consecutive seconds at saturated CPU
+
+    def _poll_health(self) -> None:
+        where = Where(self._health_tail.path, 0)
+        for raw in self._health_tail.read_new():
+            try:
+                samples = self._health.samples(raw, where)
+            except PeakdrillError:  # a torn or hostile line: the report names it; the watcher goes on
+                continue
+            for sample in samples:
+                previous = self._latest.get(sample.source)
+                if previous is not None and sample.ts < previous.ts:
+                    continue
+                hot = sample.cpu_percent is not None and sample.cpu_percent >= SATURATED_CPU_PERCENT
+                follows = previous is not None and sample.ts - previous.ts <= 1.5
+                self._hot[sample.source] = (self._hot.get(sample.source, 0) if follows else 0) + 1 if hot else 0
+                self._latest[sample.source] = sample
+
+    def cpu_percent(self, source: str) -> float:
+        return self._latest[source].cpu_percent or 0.0
+
+    def generators(self, seconds: float) -> Generators | None:
+        """Load processes that reported CPU within ``seconds`` of the newest report; None before any."""
+        sampled = [s for s in self._latest.values() if s.cpu_percent is not None]
+        if not sampled:
+            return None
+        newest = max(s.ts for s in sampled)
+        recent = [s for s in sampled if s.ts >= newest - seconds]
+        busiest = max(recent, key=lambda s: s.cpu_percent)
+        workers = sum(1 for s in recent if not s.source.startswith("master-"))
+        return Generators(workers=workers, busiest=busiest.source, busiest_cpu=busiest.cpu_percent,
+                          saturated=tuple(sorted(s.source for s in recent if self._hot.get(s.source, 0) >= SATURATED_SECONDS)))
 
     def poll(self) -> None:
+        self._poll_health()
         for path in sorted(self.hist_dir.glob("*.jsonl")):
             if path not in self._tails:
                 self._tails[path] = JsonlTail(path)

@@ -5,7 +5,7 @@ whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is
 honest status so the report can still be written from what was recorded.
 
 ``peakdrill load`` and ``peakdrill capacity`` are drills without a timeline: they run through
-here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology and shape,
+here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology,
 and when to end the load early).
 """
 
@@ -25,11 +25,13 @@ from pathlib import Path
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
-from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
+from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
-from peakdrill.drill.scraper import MetricsScraper
-from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
+from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stages_json, utc_text
+from peakdrill.run.scraper import MetricsScraper
+from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
+from peakdrill.integrity.afterload import IntegrityHook
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist
 
@@ -53,9 +55,13 @@ class RunMode:
 
     kind: str = "drill"
     topology: Topology = Topology()
-    shape_file: str = SHAPE_FILE
-    env: tuple[tuple[str, str], ...] = ()
     meta: dict = field(default_factory=dict)  # extra run.json fields, written at the start
+    # False: record the timeline in run.json but inject nothing (a shard other than 0 of several masters).
+    run_timeline: bool = True
+    # The instant (Unix time) the load's first stage starts, shared by several masters; None: at once.
+    start_at_ts: float | None = None
+    # Added to the run id: shards of one drill start in the same second and must not share an id.
+    run_suffix: str = ""
     # Polled while the load runs with the run directory; a non-empty reason ends the load early.
     stop_when: Callable[[Path], str] | None = None
 
@@ -80,6 +86,7 @@ def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) 
         "stages": [], "timeline": [],
         "slo": {"recovery_window_s": plan.ruleset.recovery_window_s}, "slo_rules": plan.ruleset.to_dict(),
         "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
+        "integrity": drill.integrity.model_dump(mode="json") if drill.integrity else None,
         "versions": _versions(),
         "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
         "status": "running",
@@ -117,6 +124,8 @@ class DrillRun:
         """The load clock starts at the profile shape's first tick, which it writes to events.jsonl."""
         topology = self.mode.topology
         timeout = LOAD_START_TIMEOUT_S + (topology.wait_for_workers_s if topology.role == "master" else 0)
+        if self.mode.start_at_ts is not None:
+            timeout += max(0.0, self.mode.start_at_ts - time.time())
         deadline = time.monotonic() + timeout
         events_file = self.run.path / events.EVENTS_FILE
         while time.monotonic() < deadline:
@@ -146,6 +155,8 @@ class DrillRun:
     def _next_fault(self, load_elapsed: float) -> str:
         if not self.plan.steps:
             return "no faults planned"
+        if not self.mode.run_timeline:
+            return "faults: shard 0 runs them"
         upcoming = [step for step in self.plan.steps if step.at_s > load_elapsed]
         if not upcoming:
             return "no more faults"
@@ -160,7 +171,7 @@ class DrillRun:
         clock = Clock(run_start_ts=start_ts, load_start_ts=load_start, stages=plan.stages)
         self.watcher = DrillWatcher(self.run.path, clock, plan.abort_rules, plan.drill.endpoints.model_dump(), self.bus, self._next_fault, self.show_progress)
         self.watcher.start()
-        for step in plan.steps:
+        for step in plan.steps if self.mode.run_timeline else ():
             if not self._sleep_until(load_start + step.at_s):
                 break
             self.watcher.in_experiment.set()
@@ -179,8 +190,15 @@ class DrillRun:
         self.status = "aborted" if self.watcher.aborted.is_set() else "completed"
 
 
+def _locust_env(plan: DrillPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
+    """What Locust's shape and journeys need: the stages (already scaled and sharded), the endpoint
+    map, the common start."""
+    env = (*plan.locust_env, (STAGES_ENV, stages_json(plan.stages)))
+    return env + (((START_AT_ENV, utc_text(mode.start_at_ts)),) if mode.start_at_ts is not None else ())
+
+
 def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode()) -> RunDir:
-    run = RunDir.create(reports_dir, plan.drill.name)
+    run = RunDir.create(reports_dir, plan.drill.name + mode.run_suffix)
     start_ts = time.time()
     run.write_meta(_initial_meta(plan, run, start_ts, mode))
     bus = events.EventBus()
@@ -192,15 +210,19 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
 
     locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
-                                    topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
+                                    topology=mode.topology, env=_locust_env(plan, mode),
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
+    integrity = (IntegrityHook(run.path, plan.drill.integrity, plan.allowed_hosts, plan.target_url, start_ts,
+                               plan.integrity_dir) if plan.drill.integrity is not None else None)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
     try:
         bus.publish(events.RunStarted(run_id=run.run_id))
         scraper.start()
+        if integrity is not None:
+            integrity.start()
         drill.execute()
     except KeyboardInterrupt as exc:
         drill.status = "interrupted"
@@ -216,6 +238,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
                 drill.watcher.stop()
             bus.publish(events.LoadStopped(exit_code=locust.stop()))
             scraper.stop()
+            if integrity is not None:
+                integrity.finish(bus, load_ran=drill.watcher is not None)
             end_ts = time.time()
             run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
             bus.publish(events.RunFinished(status=drill.status))
