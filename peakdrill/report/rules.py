@@ -15,13 +15,15 @@ from pathlib import Path
 
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket
+from peakdrill.rundir.acks import read_reconciliation
+from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
 from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
 from peakdrill.rundir import RunDir, RunMeta
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import (FaultWindow, cleared_ts, describe_seconds, fault_windows, is_measured, overlapping,
                                       overlaps, recovery_target_s, stage_at, timeline_entry)
-from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds, measure
 from peakdrill.slo.parse import parse_section
 from peakdrill.slo.presets import reference_shop
 from peakdrill.slo.select import select
@@ -52,7 +54,8 @@ def rule_key(rule: Rule) -> str:
 def rule_groups(info: RunMeta, ruleset: RuleSet) -> tuple[dict[str, Group], tuple[float, ...]]:
     """The groups (and percentiles) the rules need per second: declare them to ``load_run``."""
     named = _groups(info, ruleset)
-    groups = {rule_key(rule): Group.selecting(rule.requests, named) for rule in ruleset.rules}
+    # Integrity rules select kinds of acknowledgement and read reconciliation.json, not histograms.
+    groups = {rule_key(rule): Group.selecting(rule.requests, named) for rule in ruleset.rules if not rule.metric.integrity}
     percentiles = tuple(r.metric.percentile for r in ruleset.rules if r.metric.percentile is not None)
     return groups, percentiles
 
@@ -86,6 +89,7 @@ class RuleJudge:
         self.everything = data.series(ALL)
         self.measured = [s for s in self.everything.seconds.tolist() if is_measured(data, s)]
         self.windows = fault_windows(data)
+        self.reconciliation = read_reconciliation(data.run_dir)
         self.recoveries: dict[int, Recovery] = {}
         if ruleset.recovery:
             seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule).seconds.tolist()})
@@ -133,16 +137,6 @@ class RuleJudge:
             entry is not None and entry is timeline_entry(self.data, name))
 
     # -- judging -------------------------------------------------------------------------------
-    def value(self, rule: Rule, bucket: Bucket, seconds: int) -> float:
-        kind = rule.metric.kind
-        if kind == LATENCY:
-            return bucket.max_ms() if rule.metric.percentile is None else bucket.percentile_ms(rule.metric.percentile)
-        if kind == ERROR_RATIO:
-            return bucket.failures / bucket.count
-        if kind == SUCCESS_RATIO:
-            return (bucket.count - bucket.failures) / bucket.count
-        return bucket.count / seconds if seconds else 0.0
-
     def detail(self, rule: Rule, bucket: Bucket, seconds: int) -> str:
         if rule.metric.kind in (ERROR_RATIO, SUCCESS_RATIO):
             return f"{bucket.count - bucket.failures} of {bucket.count} succeeded ({bucket.failures} failed)"
@@ -154,7 +148,7 @@ class RuleJudge:
     def windows_needed(self) -> dict[str, Window]:
         """The merged histograms the scored rules need: pass them to ``data.merged`` (with others)."""
         return {f"rule{index}": Window.of(self.group(rule), self.seconds(rule.window))
-                for index, rule in enumerate(self.ruleset.scored)}
+                for index, rule in enumerate(self.ruleset.scored) if not rule.metric.integrity}
 
     def verdict(self, rule: Rule, bucket: Bucket) -> Verdict:
         target, unit, op = _display(rule, rule.bound.value), rule.bound.unit, rule.bound.op
@@ -171,14 +165,14 @@ class RuleJudge:
         if not bucket.count:
             return missing(f"no {rule.window} seconds" if not seconds else
                            f"no requests matching {', '.join(rule.requests)} in the {rule.window} window")
-        measured = _display(rule, self.value(rule, bucket, len(seconds)))
+        measured = _display(rule, measure(rule.metric, bucket, len(seconds)))
         # Judged as shown: the rounded figure against the bound in the same unit.
         verdict = PASS if holds(op, measured, target) else FAIL
         return Verdict(rule.id, rule.title, verdict, measured, target, unit, op, span,
                        self.detail(rule, bucket, len(seconds)), _text(measured, unit))
 
     def second_value(self, rule: Rule, series: Series, row: int) -> float:
-        """:meth:`value` of one second, read off the rule's per-second series."""
+        """The rule's metric in one second, read off its per-second series (as :func:`measure` reads a bucket)."""
         kind, count, failures = rule.metric.kind, int(series.count[row]), int(series.failures[row])
         if kind == LATENCY:
             return float(series.max[row] if rule.metric.percentile is None else series.p(rule.metric.percentile)[row])
@@ -235,7 +229,8 @@ class RuleJudge:
 
     def verdicts(self, merged: Mapping[str, Bucket]) -> list[Verdict]:
         """``merged``: ``data.merged`` of at least :meth:`windows_needed`."""
-        result = [self.verdict(rule, merged[f"rule{index}"]) for index, rule in enumerate(self.ruleset.scored)]
+        result = [integrity_verdict(rule, self.reconciliation) if rule.metric.integrity
+                  else self.verdict(rule, merged[f"rule{index}"]) for index, rule in enumerate(self.ruleset.scored)]
         if self.ruleset.recovery:
             result.extend(self.recovery(w) for w in self.windows)
         return result

@@ -18,7 +18,7 @@ from pathlib import Path
 from peakdrill import events
 from peakdrill.run.live import LiveStats
 from peakdrill.run.schedule import stage_at
-from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, Rule
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, SUCCESS_RATIO, Rule, measure
 from peakdrill.slo.select import select
 from peakdrill.spec.profile import Stage
 
@@ -81,9 +81,7 @@ class DrillWatcher(threading.Thread):
         if bucket is None or bucket.count < MIN_REQUESTS_FOR_ABORT:
             return ""
         kind = rule.metric.kind
-        measured = {ERROR_RATIO: lambda: bucket.failures / bucket.count,
-                    SUCCESS_RATIO: lambda: 1 - bucket.failures / bucket.count,
-                    RPS: lambda: bucket.count / seconds}.get(kind, lambda: bucket.percentile_ms(rule.metric.percentile or 100))()
+        measured = measure(rule.metric, bucket, seconds)
         if rule.bound.holds(measured):
             return ""
         shown = f"{measured:.0%}" if kind in (ERROR_RATIO, SUCCESS_RATIO) else f"{measured:.0f}" + (" ms" if kind == LATENCY else "/s")
