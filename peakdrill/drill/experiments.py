@@ -5,7 +5,7 @@ rollback strategy, same journal), on the main thread of their own process
 (``peakdrill.run.stepproc``): chaoslib's signal handling only works there. SIGUSR1 (an abort, a
 Ctrl-C of the runner, the runner's death) interrupts the method and chaoslib plays the rollbacks.
 An experiment that does not use peakdrill's provider gets its fault window from its journal
-(``peakdrill.drill.journalfaults``).
+(``peakdrill.run.journalfaults``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from chaoslib.types import Strategy
 
 from peakdrill import events
 from peakdrill.chaos.target import CONFIG_KEY as ALLOWED_HOSTS_KEY
-from peakdrill.drill.journalfaults import journal_fault
+from peakdrill.run.journalfaults import journal_fault
 from peakdrill.errors import SpecError, quote
 from peakdrill.spec.safeyaml import load_yaml
 
