@@ -16,6 +16,7 @@ dies").
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -78,6 +79,11 @@ def main(step_file: Path) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner decides; it sends SIGUSR1
     Path(spec["pid_file"]).write_text(f"{os.getpid()} {procs.process(os.getpid()).create_time()}\n", encoding="utf-8")
     run_dir = Path(spec["run_dir"])
+    # Chaos Toolkit's log of every experiment in one file, as before experiments had their own process.
+    chaos_log = logging.FileHandler(run_dir / "chaostoolkit.log")
+    chaos_log.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{Path(spec['experiment_file']).stem}] %(message)s"))
+    logging.getLogger("chaostoolkit").addHandler(chaos_log)
+    logging.getLogger("chaostoolkit").setLevel(logging.INFO)
     writer = RelayWriter(run_dir, float(spec["start_ts"]))
     bus = events.EventBus()
     bus.subscribe(writer)
