@@ -69,8 +69,15 @@ slo:
     return drill
 
 
+def _cmdline(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # a child of an earlier test that ended (a zombie) or is ending
+        return ""
+
+
 def _service(test_process: psutil.Process) -> psutil.Process:
-    return next(p for p in test_process.children() if "knob_server.py" in " ".join(p.cmdline()))
+    return next(p for p in test_process.children() if "knob_server.py" in _cmdline(p))
 
 
 def test_process_provider_drill_gets_its_fault_window_and_recovery_verdict(tmp_path):
