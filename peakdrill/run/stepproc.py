@@ -58,7 +58,7 @@ def _guard(spec: dict, writer: RelayWriter, bus: events.EventBus, state: dict) -
         if not procs.alive(owner, created):
             writer.relaying = False
             state["runner_lost"] = True
-            bus.publish(events.RunnerLost(experiment=spec["experiment"], pid=owner))
+            bus.publish(events.RunnerLost(experiment=spec["experiment_file"], pid=owner))
             os.kill(os.getpid(), signal.SIGUSR1)  # chaoslib: stop the method, play the rollbacks
             return
         time.sleep(OWNER_POLL_S)
