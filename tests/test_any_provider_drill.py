@@ -64,6 +64,7 @@ target: {{url: "{url}"}}
 load: {{profile: profile.yaml, locustfile: {HERE / 'plain_locustfile.py'}}}
 timeline:
   - {{at: 5s, experiment: freeze.yaml, vars: {{pid: "{pid}"}}, recovery_target: 10s}}
+abort: {{p95_ms: 60000}}  # a frozen service is the point here: requests wait out the freeze
 slo:
 """ + "".join(f"  {line}\n" for line in RULES.splitlines()))
     return drill
