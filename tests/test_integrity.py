@@ -4,6 +4,7 @@ record (the reference shop's database and payment stand-in, PostgreSQL, a user's
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium
 from generic_targets import postgres_cluster
 from knob_server import knob_server, set_knob
 from loadkit import peakdrill, write_profile
@@ -177,7 +179,10 @@ def test_a_plain_locustfile_acks_are_reconciled_over_http_and_by_a_command(tmp_p
         verdicts = {v["id"]: v for v in score["verdicts"]}
         assert score["verdict"] == "FAIL" and verdicts["integrity_lost"]["verdict"] == "FAIL"
         assert lost in verdicts["integrity_lost"]["detail"] and verdicts["integrity_duplicated"]["verdict"] == "PASS"
-        assert lost in (run_dir / "report.md").read_text() and lost in (run_dir / "report.html").read_text()
+        assert lost in (run_dir / "report.md").read_text()
+        dom = chromium(tmp_path, run_dir / "report.html", "--dump-dom").stdout  # as a person's browser shows it
+        table = re.search(r'<table id="integrity">(.*?)</table>', dom, flags=re.S).group(1)
+        assert re.search(rf"<td>booking</td><td>http</td>.*?lost: {lost}", table, flags=re.S), table[:2000]
         cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")}
         assert cases["integrity_lost"].find("failure") is not None and cases["integrity_duplicated"].find("failure") is None
 
