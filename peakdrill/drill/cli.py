@@ -8,6 +8,7 @@ from pathlib import Path
 from peakdrill.cli import option
 from peakdrill.drill.plan import Overrides, build_plan
 from peakdrill.drill.runner import run_drill
+from peakdrill.live.cli import add_live_options, watching
 from peakdrill.rundir import RunDir
 
 DESCRIPTION = """\
@@ -24,6 +25,7 @@ examples:
   peakdrill shop up && peakdrill drill drills/demo.yaml
   peakdrill drill drills/demo.yaml --scale 0.5 --no-report
   peakdrill drill drills/demo.yaml --target http://127.0.0.1:9000
+  peakdrill drill drills/demo.yaml --web --web-port 8089 --metrics-port 9464
 """
 
 
@@ -35,8 +37,9 @@ def handle(args: argparse.Namespace) -> int:
     print(f"peakdrill: drill {plan.drill.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {len(plan.steps)} experiment(s), {plan.workers} Locust worker(s)",
           flush=True)
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress)
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, observers=observers)
+        return finish_run(run, args.no_report)
 
 
 def finish_run(run: RunDir, no_report: bool) -> int:
@@ -66,4 +69,5 @@ def register(subparsers) -> None:
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     parser.add_argument("--no-progress", action="store_true", help="do not print the live progress lines")
     parser.add_argument("--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    add_live_options(parser)
     parser.set_defaults(handler=handle)

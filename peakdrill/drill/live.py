@@ -41,7 +41,9 @@ class LiveStats:
         self._seconds: dict[int, Bucket] = {}
         self.buckets: dict[tuple[int, str], Bucket] = {}
 
-    def poll(self) -> None:
+    def poll(self) -> list[tuple[int, str, Bucket]]:
+        """Read what the histogram files gained; returns the new (second, endpoint, bucket) records."""
+        new = []
         for path in sorted(self.hist_dir.glob("*.jsonl")):
             if path not in self._tails:
                 self._tails[path] = JsonlTail(path)
@@ -52,6 +54,8 @@ class LiveStats:
             for (record, _), bucket in zip(batch, buckets_of(batch)):
                 self._seconds.setdefault(record.second, Bucket()).merge(bucket)
                 self.buckets.setdefault((record.second, record.name), Bucket()).merge(bucket)
+                new.append((record.second, record.name, bucket))
+        return new
 
     @property
     def names(self) -> set[str]:

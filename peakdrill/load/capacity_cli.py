@@ -15,6 +15,7 @@ from peakdrill.errors import SpecError
 from peakdrill.load import STAGES_ENV
 from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,
                                      write_capacity)
+from peakdrill.live.cli import watching
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
 from peakdrill.report.capacity import CapacityStep
@@ -123,9 +124,10 @@ def handle(args: argparse.Namespace) -> int:
     mode = RunMode(kind="capacity", shape_file=STEP_SHAPE_FILE,
                    env=((STAGES_ENV, json.dumps([stage.model_dump(mode="json") for stage in stages])),),
                    meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode)
-    _print_steps(write_capacity(run.path))
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode, observers=observers)
+        _print_steps(write_capacity(run.path))
+        return finish_run(run, args.no_report)
 
 
 def register(subparsers) -> None:
