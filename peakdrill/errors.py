@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import reprlib
 
+COMMAND_LINE = "the command line"  # the "file" of a SpecError about an option
 QUOTE_LIMIT = 80  # characters of a bad value an error message may quote
 
 

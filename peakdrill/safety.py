@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
-from peakdrill.errors import EgressRefusedError, UnsafeTargetError
+from peakdrill.errors import EgressRefusedError, UnsafeTargetError, quote
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 # The request name a refused request is recorded under (the report counts them by this prefix).
@@ -30,7 +30,7 @@ RESOLVE_AGAIN_S = 5.0
 def host_of(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeTargetError(f"target URL {url!r} is not an http(s) URL with a host; write e.g. http://127.0.0.1:8800")
+        raise UnsafeTargetError(f"target URL {quote(url)} is not an http(s) URL with a host; write e.g. http://127.0.0.1:8800")
     return parts.hostname
 
 
@@ -39,7 +39,7 @@ def ensure_allowed(url: str, allowed_hosts: tuple[str, ...] | list[str], source:
     host = host_of(url)
     if host not in allowed_hosts:
         raise UnsafeTargetError(
-            f"refusing to send load or faults to {host!r} (from {url!r}): it is not in the allowed hosts "
+            f"refusing to send load or faults to {quote(host)} (from {quote(url)}): it is not in the allowed hosts "
             f"{list(allowed_hosts)}. If this host is really yours to test, add it to target.allowed_hosts "
             f"in {source}, or pass --allow-host {host}"
         )

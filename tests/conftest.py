@@ -9,6 +9,9 @@ never pass by not running a test.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,25 @@ def _no_fault_outlives_its_test(request: pytest.FixtureRequest):
     shop = request.node.funcargs.get("shop")  # absent when the test did not use it or it failed to start
     if shop is not None:
         lifecycle.remove_all(shop.shop_dir, by="recover")
+
+
+@pytest.fixture(scope="session")
+def postgres_shop() -> ShopState:
+    """The same shop on PostgreSQL: a server of its own from the distribution's package. Not under
+    pytest's tmp (mode 0700): the server runs as the ``postgres`` user, which must reach it."""
+    shop_dir = Path(tempfile.mkdtemp(prefix="pd-pgshop-"))
+    shop_dir.chmod(0o755)
+    try:
+        yield start_shop(shop_dir, host="127.0.0.1", port=0, workers=2, extra_env=SHOP_TEST_ENV,
+                         bot_slots=SHOP_TEST_BOT_SLOTS, database="postgres")
+    finally:
+        try:
+            stop_shop(shop_dir)
+        finally:
+            shutil.rmtree(shop_dir, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shop_on_each_backend(request: pytest.FixtureRequest) -> ShopState:
+    """For the fault and reconciliation tests: each runs against the shop on both databases."""
+    return request.getfixturevalue("shop" if request.param == "sqlite" else "postgres_shop")

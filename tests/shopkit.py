@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
+
+from peakdrill.shop import db as shopdb
 
 TIMEOUT = 10
 
@@ -18,10 +20,14 @@ def key() -> str:
     return uuid.uuid4().hex
 
 
-def db(shop) -> sqlite3.Connection:
-    conn = sqlite3.connect(shop.database.path, timeout=5)
-    conn.row_factory = sqlite3.Row
-    return conn
+@contextmanager
+def db(shop) -> Iterator[shopdb.Connection]:
+    """A connection to the shop's database, whichever backend; each statement commits."""
+    conn = shopdb.connect(shop.database.location)
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 def order(shop, k: str, product_id: int = 3, quantity: int = 1, customer: str = "c-test") -> requests.Response:

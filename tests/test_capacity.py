@@ -93,7 +93,7 @@ def test_orders_forecast_is_compared_in_orders_and_needs_orders_measured():
 
 
 @pytest.mark.parametrize(("args", "quoted"), [
-    (["--start-users", "10", "--step-users", "0"], "--step-users: 0 is not above 0"),
+    (["--start-users", "10", "--step-users", "0"], "argument --step-users: '0' is out of range"),
     (["--max-users", "5", "--start-users", "10"], "--max-users: 5 is below --start-users 10"),
     (["--step-duration", "soon"], "--step-duration"),
     (["--start-rate", "5"], "a closed-model profile steps users, not req/s (fix: use --start-users"),

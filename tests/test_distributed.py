@@ -134,7 +134,7 @@ def test_merge_refuses_a_non_empty_output_and_a_shard_given_twice(tmp_path):
 @pytest.mark.parametrize(("args", "quoted"), [
     (["--host", "http://203.0.113.7:8800"], "refusing to send load or faults to '203.0.113.7'"),
     ([], "--host: no target given"),
-    (["--host", "http://127.0.0.1:9", "--workers", "0"], "--workers: 0 is not above 0"),
+    (["--host", "http://127.0.0.1:9", "--workers", "0"], "argument --workers: '0' is out of range"),
     (["--host", "http://127.0.0.1:9", "--master", "--worker"], "a process is either the master or a worker"),
 ])
 def test_bad_load_runs_are_refused_before_any_load(tmp_path, args, quoted):

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from peakdrill.drill.live import LiveStats
 from peakdrill.errors import RunDirError
 from peakdrill.report import score_run_dir
 from runfactory import make_run
@@ -115,3 +116,11 @@ def test_a_bad_capacity_json_is_named(tmp_path):
     (run.path / "capacity.json").write_text(json.dumps({"steps": "many"}))
     with pytest.raises(RunDirError, match="capacity.json: not a capacity result"):
         score_run_dir(run.path)
+
+
+def test_the_live_view_names_the_line_of_a_bad_record(tmp_path):
+    run = make_run(tmp_path, duration_s=40, warmup_s=5, fault=None)
+    path = _histogram_file(run)
+    _mutate_record(path, 3, failures=-2)
+    with pytest.raises(RunDirError, match=rf"{path.name}:3: 'failures' must be a whole number"):
+        LiveStats(run.path).poll()

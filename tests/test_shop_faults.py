@@ -21,6 +21,12 @@ from peakdrill.shop.inventory import OVERSELL_TOLERANCE_UNITS
 from shopkit import TIMEOUT, breaker_states, db, key, metric, open_chat, order, pay, poll
 
 
+@pytest.fixture
+def shop(shop_on_each_backend):
+    """Every test here runs on SQLite (the default) and on PostgreSQL (`shop up --db postgres`)."""
+    return shop_on_each_backend
+
+
 def test_killed_worker_is_replaced_and_peers_keep_serving(shop):
     before = app_worker_pids(shop)
     outcomes: list[str] = []

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from peakdrill.shop import app_worker_pids, set_standin_fault
@@ -19,6 +20,12 @@ from shopkit import TIMEOUT, key, metric, order, pay, poll
 CUSTOMERS = 4
 ORDERS_EACH = 12
 RETRYABLE = {429, 503}
+
+
+@pytest.fixture
+def shop(shop_on_each_backend):
+    """Every test here runs on SQLite (the default) and on PostgreSQL (`shop up --db postgres`)."""
+    return shop_on_each_backend
 
 
 def _with_retries(call, attempts: int = 5) -> requests.Response | None:

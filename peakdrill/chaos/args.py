@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from peakdrill.errors import ChaosError
+from peakdrill.errors import ChaosError, quote
 
 # Longer faults are refused: a drill step, not an outage. Raise it deliberately if you need to.
 MAX_FAULT_DURATION_S = 3600.0
@@ -19,16 +19,16 @@ def number(name: str, value: Any, low: float, high: float, example: float) -> fl
     try:
         parsed = float(value)
     except (TypeError, ValueError) as exc:
-        raise ChaosError(f"argument {name}={value!r} is not a number (fix: e.g. {name}: {example:g})") from exc
+        raise ChaosError(f"argument {name}={quote(value)} is not a number (fix: e.g. {name}: {example:g})") from exc
     if isinstance(value, bool) or not low <= parsed <= high:
-        raise ChaosError(f"argument {name}={value!r} is outside {low:g}..{high:g} (fix: e.g. {name}: {example:g})")
+        raise ChaosError(f"argument {name}={quote(value)} is outside {low:g}..{high:g} (fix: e.g. {name}: {example:g})")
     return parsed
 
 
 def whole(name: str, value: Any, low: int, high: int, example: int) -> int:
     parsed = number(name, value, low, high, example)
     if parsed != int(parsed):
-        raise ChaosError(f"argument {name}={value!r} is not a whole number (fix: e.g. {name}: {example})")
+        raise ChaosError(f"argument {name}={quote(value)} is not a whole number (fix: e.g. {name}: {example})")
     return int(parsed)
 
 
@@ -36,14 +36,15 @@ def duration(value: Any, name: str = "duration") -> float:
     """A fault length in seconds: > 0 and at most :data:`MAX_FAULT_DURATION_S`."""
     parsed = number(name, value, 0.0, MAX_FAULT_DURATION_S, 10)
     if parsed <= 0:
-        raise ChaosError(f"argument {name}={value!r} must be more than 0 seconds (fix: e.g. {name}: 10)")
+        raise ChaosError(f"argument {name}={quote(value)} must be more than 0 seconds (fix: e.g. {name}: 10)")
     return parsed
 
 
-def choice(name: str, value: Any, allowed: Iterable[str]) -> str:
+def choice(name: str, value: Any, allowed: Iterable[Any]) -> str:
     allowed = tuple(allowed)
     if value not in allowed:
-        raise ChaosError(f"argument {name}={value!r} is not one of {', '.join(allowed)} (fix: e.g. {name}: {allowed[0]})")
+        raise ChaosError(f"argument {name}={quote(value)} is not one of {', '.join(map(str, allowed))} "
+                         f"(fix: e.g. {name}: {allowed[0]})")
     return str(value)
 
 

@@ -51,10 +51,11 @@ def recover(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     chaos = subparsers.add_parser("chaos", help="faults left behind by experiments: list them, remove them",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                  epilog="example: peakdrill chaos recover --shop-dir .peakdrill/shop")
+                                  epilog="examples:\n  peakdrill chaos list\n  peakdrill chaos recover --shop-dir .peakdrill/shop\n")
     commands = chaos.add_subparsers(dest="chaos_command", metavar="ACTION", required=True)
     for name, handler, text in (("list", list_faults, "print the faults recorded in the shop's fault ledger"),
                                 ("recover", recover, "remove every recorded fault; exit 1 if one could not be removed")):
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                                      epilog=f"examples:\n  peakdrill chaos {name}\n  peakdrill chaos {name} --shop-dir /tmp/shop\n")
         option(command, "--shop-dir", help="the shop whose faults to act on", default=DEFAULT_SHOP_DIR)
         command.set_defaults(handler=handler)

@@ -1,4 +1,6 @@
-"""Database-slowdown: another process holds an EXCLUSIVE transaction on the shop's SQLite file.
+"""Database-slowdown: another process holds the shop's database locked against writers (SQLite:
+an EXCLUSIVE transaction on the file; PostgreSQL: ``LOCK TABLE`` of the shop's tables ``IN
+EXCLUSIVE MODE``, real table locks that let reads through).
 
 Writers in the shop wait their busy timeout, then answer 503 + Retry-After; removing the fault
 kills the holder, and the transaction dies with it. The holder also ends by itself after the
@@ -29,10 +31,10 @@ def lock_database(shop_dir: str = ".peakdrill/shop", duration: float = 30, confi
         holder = hold_database_lock(state, float(duration) + lifecycle.DEADMAN_GRACE_S)
         return {"pid": holder.pid, "create_time": procs.process(holder.pid).create_time()}
 
-    record = lifecycle.inject(shop_dir, fault=FAULT, fault_id=f"{FAULT}:{state.database.path}",
-                              target=f"sqlite {state.database.path}", duration_s=float(duration),
+    record = lifecycle.inject(shop_dir, fault=FAULT, fault_id=f"{FAULT}:{state.shop_dir}",
+                              target=f"database {state.database.shown}", duration_s=float(duration),
                               undo=kill_lock_holder, do=hold)
-    return {"locked": state.database.path, "holder_pid": record.params["pid"]}
+    return {"locked": state.database.shown, "holder_pid": record.params["pid"]}
 
 
 def validate_unlock_database(shop_dir: str = ".peakdrill/shop", by: str = "method") -> None:

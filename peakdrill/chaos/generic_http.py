@@ -14,7 +14,7 @@ from collections import Counter
 
 from peakdrill.chaos import args, client, lifecycle
 from peakdrill.chaos.generic_target import DEFAULT_LEDGER_DIR, allowlist, json_body, ledger_dir as ledger_arg, url as url_arg
-from peakdrill.errors import ChaosError, quote
+from peakdrill.errors import ChaosError, EgressRefusedError, quote
 from peakdrill.safety import Allowlist
 
 __all__ = ["toggle_on", "validate_toggle_on", "toggle_off", "validate_toggle_off", "http_burst", "validate_http_burst"]
@@ -90,10 +90,17 @@ def http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests
     at most; nothing outlives the call. Counts answers by status (``timeout``, ``no answer``)."""
     validate_http_burst(url, users, duration, max_requests)
     allowed = allowlist(configuration, url)
-    lock, counts, stop, sent = threading.Lock(), Counter(), threading.Event(), [0]
+    lock, counts, stop, sent, refused = threading.Lock(), Counter(), threading.Event(), [0], []
     deadline, started = time.monotonic() + float(duration), time.monotonic()
 
     def user() -> None:
+        try:
+            send_until_done()
+        except EgressRefusedError as exc:  # a redirect off the allowlist: the whole burst stops, and fails
+            refused.append(exc)
+            stop.set()
+
+    def send_until_done() -> None:
         while not stop.is_set() and time.monotonic() < deadline:
             with lock:
                 if sent[0] >= int(max_requests):
@@ -112,6 +119,8 @@ def http_burst(url: str = "", users: int = 30, duration: float = 5, max_requests
             thread.join()
     finally:
         stop.set()  # Ctrl-C lands here: the clients stop at their next request
+    if refused:
+        raise refused[0]
     by_status = dict(counts)
     return {"requests": sum(by_status.values()), "seconds": round(time.monotonic() - started, 2), "by_status": by_status,
             "server_errors": sum(v for k, v in by_status.items() if k.startswith("5")),

@@ -233,18 +233,26 @@ def freeze_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", pat
     validate_freeze_process(ledger_dir, pid_file, pattern, port, host, duration, children)
     sel = selector(pid_file, pattern, port, host)
     root = locate(sel, configuration)
-    tree = [root] + (root.children(recursive=True) if children else [])
-    # Known before the injection, so a runner dying mid-way still leaves every PID to thaw on disk.
-    frozen = [[proc.pid, proc.create_time()] for proc in tree]
+    # The root is on disk before the first signal; the undo thaws it and whatever descends from it
+    # then, so a runner dying mid-way leaves nothing frozen that the record cannot reach.
+    recorded = {"pids": [[root.pid, root.create_time()]], "children": bool(children)}
 
-    def stop() -> None:
-        for proc in tree:  # the parent first: it cannot fork a replacement for a stopped child
-            proc.send_signal(signals.SIGSTOP)
+    def stop() -> dict:
+        root.send_signal(signals.SIGSTOP)  # first: a stopped parent forks no new children meanwhile
+        tree = [root] + (root.children(recursive=True) if children else [])
+        for proc in tree[1:]:
+            try:
+                proc.send_signal(signals.SIGSTOP)
+            except psutil.NoSuchProcess:
+                pass  # a short-lived child (a backend, an autovacuum worker) that just ended
+        frozen = [[proc.pid, proc.create_time()] for proc in tree if procs.alive(proc.pid)]
         procs.wait_until(lambda: _all_stopped(frozen), EXIT_WAIT_S)  # the kernel stops them asynchronously
+        return {"pids": frozen}
 
-    lifecycle.inject(ledger_dir, fault=FROZEN, fault_id=f"{FROZEN}:{sel.describe()}",
-                     target=f"{sel.describe()} pid {root.pid} (+{len(tree) - 1} children)",
-                     duration_s=float(duration), undo=continue_processes, do=stop, params={"pids": frozen})
+    record = lifecycle.inject(ledger_dir, fault=FROZEN, fault_id=f"{FROZEN}:{sel.describe()}",
+                              target=f"{sel.describe()} pid {root.pid}", duration_s=float(duration),
+                              undo=continue_processes, do=stop, params=recorded)
+    frozen = record.params["pids"]
     return {"pid": root.pid, "frozen_pids": [pid for pid, _ in frozen], "stopped": _all_stopped(frozen)}
 
 
@@ -265,15 +273,30 @@ def thaw_process(ledger_dir: str = DEFAULT_LEDGER_DIR, pid_file: str = "", patte
 
 
 def continue_processes(ledger_dir: str, params: dict) -> None:
+    """The undo of a freeze: SIGCONT each recorded process and (``children``) all its descendants."""
     for pid, create_time in params.get("pids", []):
         proc = procs.process(int(pid), float(create_time))
-        if proc is not None:
-            proc.send_signal(signals.SIGCONT)
+        if proc is None:
+            continue
+        proc.send_signal(signals.SIGCONT)
+        for child in proc.children(recursive=True) if params.get("children") else ():
+            try:
+                child.send_signal(signals.SIGCONT)
+            except psutil.NoSuchProcess:
+                pass
 
 
 def _all_stopped(pids: list) -> bool:
-    found = [procs.process(int(pid), float(created)) for pid, created in pids]
-    return all(proc is not None and proc.status() == psutil.STATUS_STOPPED for proc in found)
+    """The first of ``pids`` is stopped, and so is every other that still exists (a child may end)."""
+    def state(pid: int, created: float) -> str:
+        proc = procs.process(int(pid), float(created))
+        try:
+            return proc.status() if proc is not None else "gone"
+        except psutil.NoSuchProcess:
+            return "gone"
+
+    states = [state(pid, created) for pid, created in pids]
+    return bool(states) and states[0] == psutil.STATUS_STOPPED and all(s in (psutil.STATUS_STOPPED, "gone") for s in states)
 
 
 # -- healthy again -----------------------------------------------------------------------------

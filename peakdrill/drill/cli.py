@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from peakdrill.argtypes import number
 from peakdrill.cli import option
 from peakdrill.drill.plan import Overrides, build_plan
 from peakdrill.drill.runner import run_drill
 from peakdrill.live.cli import add_live_options, watching
+from peakdrill.outputs import output_dir
 from peakdrill.rundir import RunDir
+from peakdrill.spec.limits import MAX_LOCAL_WORKERS, MAX_SCALE
 
 DESCRIPTION = """\
 Run a drill: the drill's load profile through real Locust (a master and local workers) and its
@@ -31,9 +34,9 @@ examples:
 
 def handle(args: argparse.Namespace) -> int:
     overrides = Overrides(target=args.target, shop_dir=args.shop_dir, allow_hosts=tuple(args.allow_host or ()),
-                          scale=float(args.scale) if args.scale else None,
-                          workers=int(args.workers) if args.workers else None)
+                          scale=args.scale, workers=args.workers)
     plan = build_plan(Path(args.drill_file), overrides)
+    output_dir(args.reports_dir, "--reports-dir")
     print(f"peakdrill: drill {plan.drill.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {len(plan.steps)} experiment(s), {plan.workers} Locust worker(s)",
           flush=True)
@@ -62,12 +65,14 @@ def register(subparsers) -> None:
     option(parser, "--target", help="target base URL, overriding the drill's target")
     option(parser, "--shop-dir", default=".peakdrill/shop",
            help="state directory of the reference shop to drill, when the drill names no URL or shop_dir")
-    parser.add_argument("--allow-host", action="append", metavar="HOST",
-                        help="also allow load and faults to HOST (repeatable); only for hosts you own")
-    option(parser, "--scale", help="multiply the profile's users and spawn rates (e.g. 0.001 on a laptop)")
-    option(parser, "--workers", help="number of local Locust worker processes")
+    option(parser, "--allow-host", action="append", metavar="HOST",
+           help="also allow load and faults to HOST (repeatable); only for hosts you own")
+    option(parser, "--scale", type=number(float, 0, MAX_SCALE, example="0.01"),
+           help="multiply the profile's users and spawn rates (e.g. 0.001 on a laptop); default: the drill's load.scale")
+    option(parser, "--workers", type=number(int, 0, MAX_LOCAL_WORKERS, example="2"),
+           help="number of local Locust worker processes; default: the drill's load.workers")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
-    parser.add_argument("--no-progress", action="store_true", help="do not print the live progress lines")
-    parser.add_argument("--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
+    option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
     add_live_options(parser)
     parser.set_defaults(handler=handle)

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from chaoslib.exceptions import ChaosException
 from chaoslib.experiment import ensure_experiment_is_valid, run_experiment
-from chaoslib.loader import load_experiment
 from chaoslib.types import Strategy
 
 from peakdrill import events
 from peakdrill.chaos.target import CONFIG_KEY as ALLOWED_HOSTS_KEY
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
+from peakdrill.spec.safeyaml import load_yaml
 
 log = logging.getLogger(__name__)
 
@@ -48,25 +48,33 @@ def prepare(index: int, at_s: float, path: Path, overrides: dict, recovery_targe
     ``allowed_hosts`` (the drill's) reaches every peakdrill activity through its ``configuration``:
     the targets it acts on and every HTTP call it makes are checked against them.
     """
-    try:
-        experiment = load_experiment(str(path), verify_tls=True)
-    except Exception as exc:  # chaoslib raises bare exceptions for unreadable files
-        raise SpecError(str(path), "", f"Chaos Toolkit cannot load it: {exc}", "run `chaos validate` on it for details") from exc
-    known = set((experiment.get("configuration") or {}).keys())
+    # Read as peakdrill reads every spec (size cap, duplicate keys, alias bombs), not with chaoslib's
+    # loader; JSON is YAML. What Chaos Toolkit then checks is the same as `chaos validate`.
+    experiment = load_yaml(path, what="experiment")
+    configuration = experiment.get("configuration")
+    if configuration is None:
+        configuration = experiment["configuration"] = {}
+    if not isinstance(configuration, dict):
+        raise SpecError(str(path), "configuration", f"a {type(configuration).__name__}, not a mapping",
+                        "write configuration as name: value lines")
+    known = set(configuration)
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise SpecError(str(path), f"configuration.{unknown[0]}", f"the drill sets variable {unknown[0]!r} but the experiment does not declare it",
-                        f"declare it under configuration, or use one of {sorted(known)}")
+                        f"declare it under configuration, or use one of {quote(sorted(map(str, known)))}")
     if shop_dir is not None and "shop_dir" in known:
         overrides = {"shop_dir": str(shop_dir), **overrides}
-    configuration = experiment.setdefault("configuration", {})
     configuration.update(overrides)
     if allowed_hosts is not None:
         configuration[ALLOWED_HOSTS_KEY] = list(allowed_hosts)
     try:
         ensure_experiment_is_valid(experiment)
     except ChaosException as exc:
-        raise SpecError(str(path), "", f"invalid experiment: {exc}", "fix the activity named above; `chaos validate` shows the same check") from exc
+        raise SpecError(str(path), "", f"invalid experiment: {quote(str(exc), 300, raw=True)}",
+                        "fix the activity named there; `chaos validate` shows the same check") from exc
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:  # chaoslib trips on wrong shapes
+        raise SpecError(str(path), "", f"Chaos Toolkit cannot read it ({type(exc).__name__}: {quote(str(exc), raw=True)})",
+                        "compare it with experiments/*.yaml; `chaos validate` on it shows more") from exc
     return ExperimentStep(index=index, at_s=at_s, path=path, title=experiment.get("title", path.stem),
                           configuration=experiment.get("configuration", {}), recovery_target_s=recovery_target_s,
                           experiment=experiment)

@@ -47,8 +47,8 @@ class LiveStats:
         for path in sorted(self.hist_dir.glob("*.jsonl")):
             if path not in self._tails:
                 self._tails[path] = JsonlTail(path)
-            batch = [(parse_hist(raw, Where(path, 0), ANY_SECOND), Where(path, 0))
-                     for raw in self._tails[path].read_new()]
+            batch = [(parse_hist(raw, Where(path, number), ANY_SECOND), Where(path, number))
+                     for number, raw in self._tails[path].read_numbered()]
             if not batch:
                 continue
             for (record, _), bucket in zip(batch, buckets_of(batch)):

@@ -91,8 +91,8 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
     drill = load_drill(drill_file)
     profile_file = Path(drill.load.profile)
     profile = load_profile(profile_file)
-    scale = overrides.scale or drill.load.scale
-    stages = tuple(profile.scaled_stages(scale))
+    scale = overrides.scale if overrides.scale is not None else drill.load.scale
+    stages = tuple(profile.scaled_stages(scale, str(profile_file)))
     allowed = tuple(drill.target.allowed_hosts) + tuple(overrides.allow_hosts)
     target_url, shop_dir = _target(drill, drill_file, overrides)
     ensure_allowed(target_url, allowed, str(drill_file))
@@ -106,7 +106,8 @@ def build_plan(drill_file: Path, overrides: Overrides = Overrides()) -> DrillPla
         steps.append(prepare(index, entry.at, Path(entry.experiment), dict(entry.vars), entry.recovery_target, shop_dir,
                              allowed))
     plan = DrillPlan(drill=drill, drill_file=drill_file, profile=profile, profile_file=profile_file, stages=stages,
-                     scale=scale, workers=overrides.workers or drill.load.workers, target_url=target_url,
+                     scale=scale, workers=overrides.workers if overrides.workers is not None else drill.load.workers,
+                      target_url=target_url,
                      allowed_hosts=allowed, shop_dir=shop_dir, steps=tuple(steps))
     plan.check_rules(str(drill_file))
     return plan

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
+from peakdrill.argtypes import number
 from peakdrill.exitcodes import table
 from peakdrill.gate import baseline as baselines
 from peakdrill.gate.compare import GateResult, Tolerances, check_comparable, compare, overall
@@ -84,22 +84,26 @@ def register(subparsers) -> None:
     save = actions.add_parser("save", help=BASELINE_HELP, description=BASELINE_HELP, epilog=BASELINE_EPILOG,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     save.add_argument("run_dir", metavar="RUN_DIR", help="the good run, e.g. reports/20261121-231117-ci")
-    save.add_argument("-o", "--output", default=os.environ.get("PEAKDRILL_OUTPUT", "baseline.json"),
-                      help="where to write the baseline [env PEAKDRILL_OUTPUT, default baseline.json]")
+    option(save, "-o", "--output", default="baseline.json", env="PEAKDRILL_BASELINE_OUTPUT", help="where to write the baseline")
     save.set_defaults(handler=save_baseline)
 
     parser = subparsers.add_parser("gate", help=GATE_HELP, description=GATE_DESCRIPTION, epilog=GATE_EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the run to judge")
     option(parser, "--baseline", default="baseline.json", help="the baseline saved by `peakdrill baseline save`")
-    option(parser, "--output-dir", metavar="DIR", help="write gate.md, gate-junit.xml, score.json here instead of RUN_DIR")
-    parser.add_argument("--allow-different-profile", action="store_true", help="compare runs of different profiles")
-    parser.add_argument("--allow-different-scale", action="store_true", help="compare runs at different scales")
+    option(parser, "--output-dir", metavar="DIR", env="PEAKDRILL_GATE_OUTPUT_DIR",
+           help="write gate.md, gate-junit.xml, score.json here instead of RUN_DIR")
+    option(parser, "--allow-different-profile", action="store_true", help="compare runs of different profiles")
+    option(parser, "--allow-different-scale", action="store_true", help="compare runs at different scales")
     defaults = Tolerances()
-    option(parser, "--latency-pct", default=defaults.latency_pct, type=float, help="p95/p99 tolerance in percent")
-    option(parser, "--latency-ms", default=defaults.latency_ms, type=float, help="p95/p99 tolerance in ms (both must be exceeded)")
-    option(parser, "--error-points", default=defaults.error_points, type=float, help="error-ratio tolerance in percentage points")
-    option(parser, "--throughput-pct", default=defaults.throughput_pct, type=float, help="throughput tolerance in percent")
-    option(parser, "--alpha", default=defaults.alpha, type=float, help="significance level of the noise test")
-    option(parser, "--min-seconds", default=defaults.min_seconds, type=int, help="per-second samples needed on each side")
+    tolerance = number(float, 0, 1e9, above_low=False, example="10")
+    option(parser, "--latency-pct", default=defaults.latency_pct, type=tolerance, help="p95/p99 tolerance in percent")
+    option(parser, "--latency-ms", default=defaults.latency_ms, type=tolerance, help="p95/p99 tolerance in ms (both must be exceeded)")
+    option(parser, "--error-points", default=defaults.error_points, type=number(float, 0, 100, above_low=False, example="1"),
+           help="error-ratio tolerance in percentage points")
+    option(parser, "--throughput-pct", default=defaults.throughput_pct, type=tolerance, help="throughput tolerance in percent")
+    option(parser, "--alpha", default=defaults.alpha, type=number(float, 0, 1, example="0.05"),
+           help="significance level of the noise test")
+    option(parser, "--min-seconds", default=defaults.min_seconds, type=number(int, 0, 1_000_000, example="10"),
+           help="per-second samples needed on each side")
     parser.set_defaults(handler=gate)

@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+from peakdrill.argtypes import duration, number
 from peakdrill.cli import option
 from peakdrill.drill.cli import finish_run
 from peakdrill.drill.runner import RunMode, run_drill
@@ -18,10 +19,11 @@ from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, Cap
 from peakdrill.live.cli import watching
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
+from peakdrill.outputs import output_dir
 from peakdrill.report.capacity import CapacityStep
 from peakdrill.slo.model import RuleSet
 from peakdrill.spec.endpoints import load_endpoint_map
-from peakdrill.spec.loader import parse_duration
+from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.profile import Profile, load_profile
 
 # By path, like the profile shape: Locust must not be imported into this process.
@@ -47,8 +49,8 @@ examples:
   peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8800 --start-users 10 --step-users 10 \\
       --max-users 200 --step-duration 30s --p95-ms 300 --forecast-orders-per-s 5 --scale 0.01
 
-exit codes: 0 headroom holds, 1 it does not, 2 usage or input error, 3 inconclusive
-(no forecast, the SLO never broke below the headroom needed, the generator saturated).
+The verdict: PASS when the headroom holds, FAIL when it does not, INCONCLUSIVE when there is no
+forecast, the SLO never broke below the headroom needed, or the generator saturated.
 """
 
 
@@ -91,10 +93,7 @@ def order_endpoints(given: list[str] | None, endpoint_map: Path | None) -> tuple
 
 def _search(args: argparse.Namespace, profile: Profile, orders: tuple[str, ...]) -> CapacitySearch:
     unit, start, step, maximum = _steps(args, profile)
-    try:
-        step_s = parse_duration(args.step_duration)
-    except ValueError as exc:
-        raise SpecError(COMMAND_LINE, "--step-duration", str(exc), "pass e.g. --step-duration 30s") from exc
+    step_s = args.step_duration
     forecast_rps, forecast_orders_per_s, headroom = _forecast(args, profile)
     return CapacitySearch(unit=unit, start=start, step=step, maximum=maximum, step_s=step_s, p95_ms=args.p95_ms,
                           error_ratio=args.error_ratio, pool_users=args.pool_users or profile.peak_users,
@@ -118,6 +117,7 @@ def handle(args: argparse.Namespace) -> int:
     search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints))
     stages = search.stages(options.scale)
     plan = build_load_plan(options, stages=stages)
+    output_dir(args.reports_dir, "--reports-dir")
     print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
           f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
           f"errors > {search.error_ratio:.1%}", flush=True)
@@ -134,23 +134,27 @@ def register(subparsers) -> None:
     parser = run_parser(subparsers, "capacity", "step the load up to the knee and score the headroom over the forecast",
                         DESCRIPTION, EPILOG)
     steps = parser.add_argument_group("the search (users for a closed-model profile, arrival rates for an open-model one)")
-    option(steps, "--start-users", type=int, help="users of the first step (default: a quarter of the profile's peak)")
-    option(steps, "--step-users", type=int, help="users added per step (default: a quarter of the profile's peak)")
-    option(steps, "--max-users", type=int, help="stop stepping here (default: 4x the profile's peak)")
-    option(steps, "--start-rate", type=float, help="open model: requests/s of the first step (default: a quarter of the peak rate)")
-    option(steps, "--step-rate", type=float, help="open model: requests/s added per step (default: a quarter of the peak rate)")
-    option(steps, "--max-rate", type=float, help="open model: stop stepping here (default: 4x the peak rate)")
-    option(steps, "--pool-users", type=int, help="open model: users serving the arrivals (default: the profile's peak users)")
-    option(steps, "--step-duration", default="30s", help="how long each step holds, e.g. 30s or 1m")
-    option(steps, "--p95-ms", default=500.0, type=float, help="a step breaks when its p95 is above this")
-    option(steps, "--error-ratio", default=0.01, type=float, help="a step breaks when its error ratio is above this")
-    parser.add_argument("--order-endpoint", action="append", metavar="NAME",
-                        help="request name counted as a placed order (repeatable; default: the endpoint map's "
-                             f"place_order, '{REFERENCE_ORDER_ENDPOINT}' on the reference shop)")
+    users = number(int, 0, MAX_USERS, example="10")
+    rate = number(float, 0, MAX_RATE, example="5")
+    option(steps, "--start-users", type=users, help="users of the first step (default: a quarter of the profile's peak)")
+    option(steps, "--step-users", type=users, help="users added per step (default: a quarter of the profile's peak)")
+    option(steps, "--max-users", type=users, help="stop stepping here (default: 4x the profile's peak)")
+    option(steps, "--start-rate", type=rate, help="open model: requests/s of the first step (default: a quarter of the peak rate)")
+    option(steps, "--step-rate", type=rate, help="open model: requests/s added per step (default: a quarter of the peak rate)")
+    option(steps, "--max-rate", type=rate, help="open model: stop stepping here (default: 4x the peak rate)")
+    option(steps, "--pool-users", type=users, help="open model: users serving the arrivals (default: the profile's peak users)")
+    option(steps, "--step-duration", default="30s", type=duration(example="30s"), help="how long each step holds, e.g. 30s or 1m")
+    option(steps, "--p95-ms", default=500.0, type=number(float, 0, 3_600_000, example="500"),
+           help="a step breaks when its p95 is above this")
+    option(steps, "--error-ratio", default=0.01, type=number(float, 0, 1, example="0.01"),
+           help="a step breaks when its error ratio is above this")
+    option(parser, "--order-endpoint", action="append", metavar="NAME",
+           help="request name counted as a placed order (repeatable; default: the endpoint map's "
+                f"place_order, '{REFERENCE_ORDER_ENDPOINT}' on the reference shop)")
     forecast = parser.add_argument_group("the forecast peak (real units; scaled by --scale)")
-    option(forecast, "--forecast-rps", type=float, help="forecast peak requests/s (instead of the profile's forecast)")
-    option(forecast, "--forecast-orders-per-s", type=float,
+    option(forecast, "--forecast-rps", type=rate, help="forecast peak requests/s (instead of the profile's forecast)")
+    option(forecast, "--forecast-orders-per-s", type=rate,
            help="forecast peak orders/s (default: the profile's forecast: peak_orders_per_day / 86400 x peak_factor)")
-    option(forecast, "--headroom", type=float,
+    option(forecast, "--headroom", type=number(float, 0, 10, above_low=False, example="0.3"),
            help="headroom needed for PASS, as a ratio (default: the profile's forecast.headroom_target, else 0.30)")
     parser.set_defaults(handler=handle)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from peakdrill.argtypes import number
 from peakdrill.cli import option
 from peakdrill.drill.cli import finish_run
 from peakdrill.drill.load import Topology
@@ -13,6 +14,8 @@ from peakdrill.errors import SpecError
 from peakdrill.live.cli import add_live_options, watching
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
 from peakdrill.load.worker import run_worker
+from peakdrill.outputs import output_dir
+from peakdrill.spec.limits import MAX_DURATION_S, MAX_LOCAL_WORKERS, MAX_REMOTE_WORKERS, MAX_SCALE
 from peakdrill.report.cli import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
@@ -38,8 +41,6 @@ examples:
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
       --master --workers 8 --master-bind-host 0.0.0.0 --master-port 5557
   peakdrill load PROFILE.yaml --worker --workers 4 --master-host 10.0.0.2 --master-port 5557
-
-exit codes: 0 pass, 1 fail, 2 usage or input error, 3 inconclusive (e.g. interrupted).
 """
 
 
@@ -49,10 +50,12 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile_file", metavar="PROFILE.yaml", help="the load profile, e.g. loadtests/profiles/demo.yaml")
     option(parser, "--host", help="target base URL, e.g. http://127.0.0.1:8800 (loopback unless --allow-host)")
-    parser.add_argument("--allow-host", action="append", metavar="HOST",
-                        help="also allow load to HOST (repeatable); only for hosts you own")
-    option(parser, "--scale", default=1.0, type=float, help="multiply the profile's users and spawn rates")
-    option(parser, "--workers", default=1, type=int, help="number of Locust worker processes")
+    option(parser, "--allow-host", action="append", metavar="HOST",
+           help="also allow load to HOST (repeatable); only for hosts you own")
+    option(parser, "--scale", default=1.0, type=number(float, 0, MAX_SCALE, example="0.01"),
+           help="multiply the profile's users and spawn rates")
+    option(parser, "--workers", default=1, type=number(int, 0, MAX_REMOTE_WORKERS, example="2"),
+           help=f"number of Locust worker processes (at most {MAX_LOCAL_WORKERS} on this machine)")
     option(parser, "--locustfile", default=DEFAULT_LOCUSTFILE, help="the Locust file with the user journeys")
     option(parser, "--endpoints", metavar="MAP.yaml",
            help="the target's endpoint map, for a shop whose paths differ (see loadtests/targets/); "
@@ -60,8 +63,8 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
     add_rule_options(parser, "instead of the default (the reference-shop preset with the shop's own locustfile, "
                              "no rules with another)")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
-    parser.add_argument("--no-progress", action="store_true", help="do not print the live progress lines")
-    parser.add_argument("--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
+    option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
     add_live_options(parser)
     return parser
 
@@ -89,9 +92,14 @@ def _topology(args: argparse.Namespace) -> Topology:
 
 def handle(args: argparse.Namespace) -> int:
     topology = _topology(args)
+    if topology.role != "master" and args.workers > MAX_LOCAL_WORKERS:
+        raise SpecError(COMMAND_LINE, "--workers", f"{args.workers:,} worker processes on one machine",
+                        f"start at most {MAX_LOCAL_WORKERS} here; spread more over machines (--master / --worker)")
     if topology.role == "worker":
+        output_dir(args.reports_dir, "--reports-dir")
         return run_worker(load_options(args, host_required=False), topology, Path(args.reports_dir))
     plan = build_load_plan(load_options(args))
+    output_dir(args.reports_dir, "--reports-dir")  # once the run is known good: a refused run leaves nothing
     workers = (f"waiting for {plan.workers} remote worker(s) on port {topology.master_port}" if topology.role == "master"
                else f"{plan.workers} local worker process(es)")
     print(f"peakdrill: load {plan.profile.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
@@ -105,10 +113,11 @@ def handle(args: argparse.Namespace) -> int:
 def register(subparsers) -> None:
     parser = run_parser(subparsers, "load", "run a load profile (locally or across machines) and report it", DESCRIPTION, EPILOG)
     roles = parser.add_argument_group("multi-machine runs")
-    roles.add_argument("--master", action="store_true", help="be the master: wait for --workers remote workers, record, report")
-    roles.add_argument("--worker", action="store_true", help="be --workers worker processes of the master at --master-host")
+    option(roles, "--master", action="store_true", help="be the master: wait for --workers remote workers, record, report")
+    option(roles, "--worker", action="store_true", help="be --workers worker processes of the master at --master-host")
     option(roles, "--master-host", default="127.0.0.1", help="(worker) the master's address")
     option(roles, "--master-bind-host", default="*", help="(master) the interface to listen on for workers")
-    option(roles, "--master-port", default=5557, type=int, help="the master's port")
-    option(roles, "--wait-for-workers", default=120.0, type=float, help="(master) seconds to wait for every worker to join")
+    option(roles, "--master-port", default=5557, type=number(int, 0, 65535, example="5557"), help="the master's port")
+    option(roles, "--wait-for-workers", default=120.0, type=number(float, 0, MAX_DURATION_S, example="120"),
+           help="(master) seconds to wait for every worker to join")
     parser.set_defaults(handler=handle)

@@ -12,8 +12,9 @@ import shutil
 from pathlib import Path
 
 from peakdrill.errors import RunDirError
+from peakdrill.outputs import output_dir, staged_dir
 from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, JOURNALS_DIR, SERVER_METRICS_FILE, RunDir,
-                              RunStatus, append_lines, iso, iter_jsonl, write_lines)
+                              RunMeta, RunStatus, append_lines, iso, iter_jsonl, write_lines)
 
 STATUS_RANK = tuple(RunStatus(s) for s in ("completed", "aborted", "interrupted", "failed", "running"))
 COPIED_FILES = (GENERATOR_FILE, SERVER_METRICS_FILE)  # readers take their lines in any order
@@ -54,8 +55,16 @@ def merge_runs(shards: list[Path], out: Path) -> tuple[RunDir, list[str]]:
     ids = [meta.run_id for meta, _ in metas]
     if len(set(ids)) != len(ids):
         raise RunDirError(f"the same run is listed twice ({ids}); give each master's run directory once")
-    if out.exists() and any(out.iterdir()):
-        raise RunDirError(f"{out}: exists and is not empty; give a new directory to -o")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise RunDirError(f"{out}: exists and is not empty (or not a directory); give a new directory to -o")
+    output_dir(out.parent, "--output")
+    with staged_dir(out) as staging:
+        warnings = _merge_into(staging, metas, out.name)
+    return RunDir(out), warnings
+
+
+def _merge_into(out: Path, metas: list[tuple[RunMeta, Path]], run_id_out: str) -> list[str]:
+    """Write the merged run into ``out`` (the staging directory); returns the warnings."""
     (out / HISTOGRAM_DIR).mkdir(parents=True)
     (out / JOURNALS_DIR).mkdir()
     start_ts = metas[0][0].start_ts
@@ -75,12 +84,11 @@ def merge_runs(shards: list[Path], out: Path) -> tuple[RunDir, list[str]]:
                                     else r for r in events])
     ends = [meta.end_ts for meta, _ in metas]
     end_ts = None if None in ends else max(ends)
-    run = RunDir(out)
-    run.write_meta(metas[0][0].raw | {
+    RunDir(out).write_meta(metas[0][0].raw | {
         "format": max(meta.format for meta, _ in metas),
-        "run_id": out.name, "start_ts": start_ts, "started_at": iso(start_ts), "end_ts": end_ts,
+        "run_id": run_id_out, "start_ts": start_ts, "started_at": iso(start_ts), "end_ts": end_ts,
         "ended_at": iso(end_ts) if end_ts is not None else None,
         "status": _worst([meta.status for meta, _ in metas]).value,
         "shards": [{"run_id": meta.run_id, "path": str(shard), "status": meta.status.value, "start_ts": meta.start_ts,
                     "end_ts": meta.end_ts} for meta, shard in metas]})
-    return run, warnings
+    return warnings

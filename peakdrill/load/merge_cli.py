@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from peakdrill.cli import option
 from peakdrill.drill.cli import finish_run
 from peakdrill.load.merge import merge_runs
 
@@ -33,6 +34,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("merge", help="merge several masters' run directories (shards) into one",
                                    description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="a run directory written by one master")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="the merged run directory to create")
-    parser.add_argument("--no-report", action="store_true", help="only merge; score it later with `peakdrill report`")
+    option(parser, "-o", "--output", required=True, metavar="OUT", env="PEAKDRILL_MERGE_OUTPUT",
+           help="the merged run directory to create (written aside and renamed: complete or absent)")
+    option(parser, "--no-report", action="store_true", help="only merge; score it later with `peakdrill report`")
     parser.set_defaults(handler=handle)

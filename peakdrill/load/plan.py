@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from peakdrill.drill.plan import END_GRACE_S, DrillPlan
-from peakdrill.errors import SpecError
+from peakdrill.errors import COMMAND_LINE, SpecError, quote
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.slo.model import RuleSet
 from peakdrill.slo.presets import REFERENCE_SHOP, preset
@@ -22,7 +22,6 @@ from peakdrill.spec.drill import Drill, Load
 from peakdrill.spec.profile import Stage, load_profile
 
 DEFAULT_LOCUSTFILE = "loadtests/locustfile.py"
-COMMAND_LINE = "the command line"
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,10 +56,10 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
     positive(options.scale, "--scale", "pass e.g. --scale 0.01 to run a hundredth of the profile")
     positive(options.workers, "--workers", "pass --workers 1 or more")
     if not options.locustfile.is_file():
-        raise SpecError(COMMAND_LINE, "--locustfile", f"{str(options.locustfile)!r} does not exist",
+        raise SpecError(COMMAND_LINE, "--locustfile", f"{quote(str(options.locustfile))} does not exist",
                         f"give the path of a locustfile, e.g. {DEFAULT_LOCUSTFILE}")
     if options.endpoints is not None and not options.endpoints.is_file():
-        raise SpecError(COMMAND_LINE, "--endpoints", f"{str(options.endpoints)!r} does not exist",
+        raise SpecError(COMMAND_LINE, "--endpoints", f"{quote(str(options.endpoints))} does not exist",
                         "give the target's endpoint map, e.g. loadtests/targets/reference-shop.yaml")
     profile = load_profile(options.profile_file)
     allowed = (*LOOPBACK_HOSTS, *options.allow_hosts)

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.replay.templates import endpoint_name
+from peakdrill.spec.safeyaml import check_file
 
 _LINE = re.compile(r'^\S+ \S+ \S+ \[(?P<time>[^\]]+)\] "(?P<method>[A-Z]+) (?P<target>\S+)(?: [^"]*)?" \d{3} \S+')
 _TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
@@ -27,6 +28,7 @@ class Hit:
 def read_access_log(path: Path, exclude_prefixes: tuple[str, ...] = ()) -> Iterator[Hit]:
     """Hits in file order; requests whose path starts with one of ``exclude_prefixes`` are left out."""
     unreadable, lines = 0, 0
+    check_file(path, "access log")  # streamed, so not size-capped; a FIFO or a directory is refused here
     try:
         stream = path.open(encoding="utf-8", errors="replace")
     except OSError as exc:
@@ -48,8 +50,8 @@ def read_access_log(path: Path, exclude_prefixes: tuple[str, ...] = ()) -> Itera
                 continue
             try:
                 ts = datetime.strptime(match["time"], _TIME_FORMAT).timestamp()
-            except ValueError as exc:
-                raise SpecError(str(path), f"line {number}", f"time {match['time']!r} is not dd/Mon/yyyy:HH:MM:SS +zzzz",
+            except (ValueError, OverflowError) as exc:
+                raise SpecError(str(path), f"line {number}", f"time {quote(match['time'])} is not dd/Mon/yyyy:HH:MM:SS +zzzz",
                                 "use the combined log format's time") from exc
             yield Hit(ts=ts, endpoint=endpoint_name(match["method"], target))
     if lines and unreadable == lines:

@@ -12,14 +12,15 @@ import yaml
 
 from peakdrill.errors import SpecError
 from peakdrill.replay.accesslog import Hit
-from peakdrill.spec.profile import Profile, ThinkTime, profile_from_dict
+from peakdrill.outputs import write_file
+from peakdrill.spec.profile import MAX_STAGES, Profile, ThinkTime, profile_from_dict
 
 # Users each stage holds per request/s of arrivals: each user serves at most one request per think
 # time plus answer, so the pool covers the rate with the longest think time and a 1 s answer.
 ANSWER_ALLOWANCE_S = 1.0
 
 
-def per_bucket(hits: Iterable[Hit], bucket_s: float) -> tuple[list[float], Counter, float]:
+def per_bucket(hits: Iterable[Hit], bucket_s: float, source: str = "the access log") -> tuple[list[float], Counter, float]:
     """Counts per bucket (empty buckets included, aligned to multiples of the bucket), the endpoint
     counts, and when the first bucket starts."""
     by_bucket: Counter = Counter()
@@ -30,6 +31,9 @@ def per_bucket(hits: Iterable[Hit], bucket_s: float) -> tuple[list[float], Count
     if not by_bucket:
         return [], endpoints, 0.0
     first, last = min(by_bucket), max(by_bucket)
+    if last - first + 1 > MAX_STAGES:  # one stray line of another year must not make a million stages
+        raise SpecError(source, "", f"the requests span {last - first + 1:,} buckets of {bucket_s:g}s, above the "
+                        f"{MAX_STAGES:,} stages a profile may have", "use a wider --bucket or cut the log to the peak")
     return [float(by_bucket[b]) for b in range(first, last + 1)], endpoints, first * bucket_s
 
 
@@ -64,5 +68,4 @@ def write_profile(profile: Profile, path: Path) -> None:
     data["model"] = profile.model
     data["stages"] = [stage.model_dump(exclude_none=True, exclude_defaults=True) | {"name": stage.name, "duration": f"{stage.duration:g}s"}
                       for stage in profile.stages]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, width=120), encoding="utf-8")
+    write_file(path, yaml.safe_dump(data, sort_keys=False, width=120))

@@ -15,15 +15,26 @@ from peakdrill.slo.parse import from_command_line
 THRESHOLD_ENV = "PEAKDRILL_THRESHOLD"
 
 HELP = "score a run directory and write score.json, report.html, report.md and junit.xml"
+DESCRIPTION = """\
+Score a run directory (written by `peakdrill drill`, `load`, `capacity` or `merge`) against its
+targets and write score.json, report.html, report.md and junit.xml, all four or none (they are
+written aside and renamed into place). The exit code is the verdict.
+"""
+EPILOG = """\
+examples:
+  peakdrill report reports/20261121-231500-demo
+  peakdrill report reports/20261121-231500-demo --output-dir /tmp/report
+  peakdrill report reports/20261121-231500-demo --template my-report.html.j2
+"""
 
 
 def register(subparsers) -> argparse.ArgumentParser:
     from peakdrill.cli import option
 
-    parser = subparsers.add_parser(
-        "report", help=HELP, description=HELP + ". Exit code: 0 pass, 1 fail, 2 input error, 3 inconclusive.")
+    parser = subparsers.add_parser("report", help=HELP, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/20261121-231500-demo")
-    option(parser, "--output-dir", metavar="DIR", help="write the report files here instead of into RUN_DIR")
+    option(parser, "--output-dir", metavar="DIR", env="PEAKDRILL_REPORT_OUTPUT_DIR",
+           help="write the report files here instead of into RUN_DIR")
     option(parser, "--template", metavar="PATH", help="Jinja2 template for report.html (copy "
            "peakdrill/report/templates/report.html.j2 to start)")
     add_rule_options(parser, "instead of the rules the run recorded")
@@ -38,7 +49,7 @@ def add_rule_options(parser: argparse.ArgumentParser, instead: str) -> None:
            help=f"score by this rule file (docs/slo.md) or preset (reference-shop), {instead}")
     parser.add_argument("--threshold", action="append", metavar="'REQUESTS: METRIC BOUND'",
                         help="a rule in k6 style, e.g. 'GET /api/products/[id]: p99 < 50ms' (repeatable; added to "
-                             f"--slo) [env {THRESHOLD_ENV}, several separated by ';']")
+                             f"--slo) [env {THRESHOLD_ENV}, several separated by ';']").env = THRESHOLD_ENV
 
 
 def rules_from_args(args: argparse.Namespace) -> RuleSet | None:
@@ -62,7 +73,16 @@ def summary(score: Score) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from peakdrill import crash
+    from peakdrill.outputs import output_dir
     from peakdrill.report import build_report, report_files
+    from peakdrill.spec.safeyaml import read_text
+
+    crash.note_run_dir(args.run_dir)
+    if args.output_dir:
+        output_dir(args.output_dir, "--output-dir")
+    if args.template:
+        read_text(args.template, what="report template")
 
     score = build_report(args.run_dir, args.output_dir, args.template, rules_from_args(args))
     print(summary(score))

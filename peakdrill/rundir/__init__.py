@@ -13,6 +13,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from peakdrill import crash
 from peakdrill.errors import RunDirError
 from peakdrill.rundir.jsonl import JsonlTail, append_lines, iter_jsonl, write_lines
 from peakdrill.rundir.meta import FORMAT_VERSION, RunMeta, RunStatus, Stage, TimelineEntry
@@ -57,6 +58,7 @@ class RunDir:
             suffix += 1
             path = reports_dir / f"{run_id}-{suffix}"
         (path / "journals").mkdir(parents=True)
+        crash.note_run_dir(path)
         return cls(path)
 
     @property

@@ -106,6 +106,10 @@ class JsonlTail:
         self._line = 0
 
     def read_new(self) -> list[dict]:
+        return [record for _, record in self.read_numbered()]
+
+    def read_numbered(self) -> list[tuple[int, dict]]:
+        """:meth:`read_new` with each record's line number, for errors that name it."""
         try:
             with self.path.open("rb") as stream:
                 stream.seek(self._offset)
@@ -118,5 +122,5 @@ class JsonlTail:
         for line in complete.splitlines():
             self._line += 1
             if line.strip():
-                records.append(_parse(self.path, self._line, line))
+                records.append((self._line, _parse(self.path, self._line, line)))
         return records

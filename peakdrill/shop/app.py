@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 import time
 
 from flask import Flask, Response, g, jsonify, request
@@ -23,7 +22,6 @@ log = logging.getLogger(__name__)
 _PARAM = re.compile(r"<(?:[^:<>]+:)?[^<>]+>")
 # Observability must answer while the shop sheds load or the database is locked.
 UNGUARDED = frozenset({"/healthz", "/metrics"})
-UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_CANTOPEN")  # error-name prefixes
 
 
 def _route() -> str:
@@ -47,7 +45,7 @@ def create_app() -> Flask:
     deps = Deps.from_env()
     # Agents get their own connections with the default (longer) busy timeout: a reply they claimed
     # should wait out a slow database rather than be dropped after the app's short write timeout.
-    cs.start_human_agents(lambda: db.connect(deps.connections.path), cs.CsConfig(
+    cs.start_human_agents(lambda: db.connect(deps.connections.location), cs.CsConfig(
         human_agents=int(env("HUMAN_AGENTS", "2")), human_reply_s=float(env("HUMAN_REPLY_S", "2.0"))))
 
     @app.before_request
@@ -92,14 +90,13 @@ def create_app() -> Flask:
     def _http_error(exc: HTTPException) -> Response:
         return problem(exc.code or 500, (exc.name or "error").lower(), exc.description or "")
 
-    @app.errorhandler(sqlite3.OperationalError)
-    def _db_busy(exc: sqlite3.OperationalError) -> Response:
+    @app.errorhandler(db.OperationalFailure)
+    def _db_busy(exc: db.OperationalFailure) -> Response:
         # A locked or unreachable database is the server's problem, and a retryable one. Only
-        # those count against the breaker: another OperationalError is a bug of ours, not the
+        # those count against the breaker: another operational failure is a bug of ours, not the
         # database failing, and must not lock every writer out.
-        code = getattr(exc, "sqlite_errorname", "")  # absent when raised outside the sqlite3 module
-        log.warning("database error on %s %s: %s (%s)", request.method, request.path, exc, code or "no code")
-        if "db_progress_before" in g and code.startswith(UNAVAILABLE):
+        log.warning("database error on %s %s: %s (%s)", request.method, request.path, exc, exc.code or "no code")
+        if "db_progress_before" in g and isinstance(exc, db.DatabaseUnavailable):
             g.db_failed = True
             deps.database_breaker.failure()
         return _retry_later(503, "database unavailable", str(exc), 1)
@@ -114,7 +111,7 @@ def create_app() -> Flask:
         cache_state = "up" if deps.cache.up() else "down"
         try:
             deps.connections.get().execute("SELECT 1 FROM products LIMIT 1").fetchone()
-        except sqlite3.Error as exc:
+        except db.DatabaseError as exc:
             return problem(503, "database unusable", str(exc), status="down", cache=cache_state, db="error")
         return jsonify({"status": "ok", "cache": cache_state, "db": "ok"})
 

@@ -6,7 +6,6 @@ together, so a second order of the same cart (with another key) is refused with 
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
@@ -15,22 +14,22 @@ from peakdrill.shop.web import MAX_ITEMS, MAX_QUANTITY, ApiProblem, positive_int
 
 
 
-def create_cart(conn: sqlite3.Connection, body: dict[str, Any]) -> dict[str, Any]:
+def create_cart(conn: db.Connection, body: dict[str, Any]) -> dict[str, Any]:
     customer = text(body, "customer_id", max_len=100)
     now = time.time()
-    cart_id = conn.execute("INSERT INTO carts (customer_id, status, created_at, updated_at) VALUES (?, 'open', ?, ?)",
-                           (customer, now, now)).lastrowid
+    cart_id = conn.insert("INSERT INTO carts (customer_id, status, created_at, updated_at) VALUES (?, 'open', ?, ?)",
+                           (customer, now, now))
     return {"cart_id": cart_id}
 
 
-def _cart(conn: sqlite3.Connection, cart_id: int) -> sqlite3.Row:
+def _cart(conn: db.Connection, cart_id: int) -> db.Row:
     row = conn.execute("SELECT * FROM carts WHERE id = ?", (cart_id,)).fetchone()
     if row is None:
         raise ApiProblem(404, "cart not found", f"no cart with id {cart_id}")
     return row
 
 
-def add_item(conn: sqlite3.Connection, cart_id: int, body: dict[str, Any]) -> dict[str, Any]:
+def add_item(conn: db.Connection, cart_id: int, body: dict[str, Any]) -> dict[str, Any]:
     product_id = positive_int(body, "product_id")
     quantity = positive_int(body, "quantity", MAX_QUANTITY)
     db.begin_immediate(conn)
@@ -59,7 +58,7 @@ def add_item(conn: sqlite3.Connection, cart_id: int, body: dict[str, Any]) -> di
     return cart_view(conn, cart_id)
 
 
-def cart_view(conn: sqlite3.Connection, cart_id: int) -> dict[str, Any]:
+def cart_view(conn: db.Connection, cart_id: int) -> dict[str, Any]:
     cart = _cart(conn, cart_id)
     lines = conn.execute("SELECT c.product_id, c.quantity, p.price_cents FROM cart_items c JOIN products p "
                          "ON p.id = c.product_id WHERE c.cart_id = ? ORDER BY c.product_id", (cart_id,)).fetchall()
@@ -70,7 +69,7 @@ def cart_view(conn: sqlite3.Connection, cart_id: int) -> dict[str, Any]:
             "total": sum(r["quantity"] * r["price_cents"] for r in lines) / 100}
 
 
-def take_for_order(conn: sqlite3.Connection, cart_id: int, customer_id: str) -> tuple[tuple[int, int], ...]:
+def take_for_order(conn: db.Connection, cart_id: int, customer_id: str) -> tuple[tuple[int, int], ...]:
     """The cart's (product_id, quantity) lines, inside the caller's order transaction."""
     cart = _cart(conn, cart_id)
     if cart["customer_id"] != customer_id:
@@ -86,6 +85,6 @@ def take_for_order(conn: sqlite3.Connection, cart_id: int, customer_id: str) -> 
     return tuple((r["product_id"], r["quantity"]) for r in lines)
 
 
-def mark_ordered(conn: sqlite3.Connection, cart_id: int, order_id: int, now: float) -> None:
+def mark_ordered(conn: db.Connection, cart_id: int, order_id: int, now: float) -> None:
     conn.execute("UPDATE carts SET status = 'ordered', order_id = ?, updated_at = ? WHERE id = ?",
                  (order_id, now, cart_id))

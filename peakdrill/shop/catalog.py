@@ -7,11 +7,10 @@ last year's sales. This is real query work, which is why a cache miss costs seve
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
-from peakdrill.shop import metrics
+from peakdrill.shop import db, metrics
 
 PAGE_SIZE = 20
 
@@ -26,7 +25,7 @@ def _timed(op: str):
     return _Timer()
 
 
-def list_products(conn: sqlite3.Connection, page: int) -> dict[str, Any]:
+def list_products(conn: db.Connection, page: int) -> dict[str, Any]:
     with _timed("product_list"):
         total = conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]
         rows = conn.execute(
@@ -38,7 +37,7 @@ def list_products(conn: sqlite3.Connection, page: int) -> dict[str, Any]:
                           "price": r["price_cents"] / 100, "in_stock": r["stock"] > 0} for r in rows]}
 
 
-def product_page(conn: sqlite3.Connection, product_id: int) -> dict[str, Any] | None:
+def product_page(conn: db.Connection, product_id: int) -> dict[str, Any] | None:
     """Build the product page from the database; None if there is no such product."""
     with _timed("product_detail"):
         row = conn.execute(
@@ -67,7 +66,7 @@ def product_page(conn: sqlite3.Connection, product_id: int) -> dict[str, Any] | 
             "FROM sales_history s1 JOIN sales_history s2 "
             "  ON s2.order_ref = s1.order_ref AND s2.product_id != s1.product_id "
             "JOIN products p ON p.id = s2.product_id "
-            "WHERE s1.product_id = ? GROUP BY s2.product_id ORDER BY together DESC, s2.product_id LIMIT 6",
+            "WHERE s1.product_id = ? GROUP BY s2.product_id, p.id ORDER BY together DESC, s2.product_id LIMIT 6",
             (product_id,)).fetchall()
         sold = conn.execute("SELECT COALESCE(SUM(quantity), 0) FROM sales_history WHERE product_id = ?",
                             (product_id,)).fetchone()[0]

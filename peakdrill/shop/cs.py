@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import random
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ class CustomerService:
         metrics.CS_ESCALATIONS.labels("bot_saturated" if status == 429 else "bot_unavailable").inc()
         return None
 
-    def open_chat(self, conn: sqlite3.Connection, body: dict[str, Any]) -> dict[str, Any]:
+    def open_chat(self, conn: db.Connection, body: dict[str, Any]) -> dict[str, Any]:
         channel, intent = body.get("channel"), body.get("intent")
         if channel not in CHANNELS:
             raise ApiProblem(422, "invalid channel", f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
@@ -61,8 +60,8 @@ class CustomerService:
             raise ApiProblem(422, "invalid intent", f"intent {intent!r} is not one of {', '.join(INTENTS)}")
         customer = text(body, "customer_id", max_len=100)
         created = time.time()
-        chat_id = conn.execute("INSERT INTO chats (customer_id, channel, intent, status, created_at) "
-                               "VALUES (?, ?, ?, 'bot', ?)", (customer, channel, intent, created)).lastrowid
+        chat_id = conn.insert("INSERT INTO chats (customer_id, channel, intent, status, created_at) "
+                               "VALUES (?, ?, ?, 'bot', ?)", (customer, channel, intent, created))
         reply = self._bot_reply(intent)
         if reply is None:
             _queue(conn, chat_id)  # just created: no need to look it up again
@@ -74,7 +73,7 @@ class CustomerService:
         return {"chat_id": chat_id, "status": "bot", "first_reply": {"from": "bot", "text": reply},
                 "first_response_ms": round((replied - created) * 1000, 1)}
 
-    def send_message(self, conn: sqlite3.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def send_message(self, conn: db.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
         message = text(body, "text")
         chat = _open_chat(conn, chat_id)
         conn.execute("INSERT INTO chat_messages (chat_id, sender, text, created_at) VALUES (?, 'customer', ?, ?)",
@@ -88,7 +87,7 @@ class CustomerService:
         # The bot is busy, or a human already has the chat: it waits in the human queue.
         return {**_queue(conn, chat_id), "reply": None}
 
-    def close_chat(self, conn: sqlite3.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def close_chat(self, conn: db.Connection, chat_id: int, body: dict[str, Any]) -> dict[str, Any]:
         score = body.get("satisfaction")
         if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
             raise ApiProblem(422, "invalid satisfaction", f"satisfaction must be an integer 1..5, got {score!r}")
@@ -98,27 +97,27 @@ class CustomerService:
         return chat_view(conn, chat_id)
 
 
-def _chat(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row:
+def _chat(conn: db.Connection, chat_id: int) -> db.Row:
     row = conn.execute("SELECT * FROM chats WHERE id = ?", (chat_id,)).fetchone()
     if row is None:
         raise ApiProblem(404, "chat not found", f"no chat with id {chat_id}")
     return row
 
 
-def _open_chat(conn: sqlite3.Connection, chat_id: int) -> sqlite3.Row:
+def _open_chat(conn: db.Connection, chat_id: int) -> db.Row:
     chat = _chat(conn, chat_id)
     if chat["status"] == "closed":
         raise ApiProblem(409, "chat closed", f"chat {chat_id} is closed; open a new chat")
     return chat
 
 
-def escalate(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
+def escalate(conn: db.Connection, chat_id: int) -> dict[str, Any]:
     """Put an open chat in the human queue (idempotent)."""
     _open_chat(conn, chat_id)
     return _queue(conn, chat_id)
 
 
-def _queue(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
+def _queue(conn: db.Connection, chat_id: int) -> dict[str, Any]:
     """Queue a chat already known to be open. A chat that was queued before keeps its first
     queueing time, so a follow-up to a human conversation is answered before new chats."""
     conn.execute("UPDATE chats SET status = 'queued', queued_at = COALESCE(queued_at, ?) "
@@ -126,11 +125,11 @@ def _queue(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
     return {"chat_id": chat_id, "status": "queued"}
 
 
-def human_queue_depth(conn: sqlite3.Connection) -> int:
+def human_queue_depth(conn: db.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM chats WHERE status = 'queued'").fetchone()[0]
 
 
-def _first_reply(conn: sqlite3.Connection, chat_id: int, sender: str, text: str,
+def _first_reply(conn: db.Connection, chat_id: int, sender: str, text: str,
                  created: float, replied: float) -> None:
     with db.transaction(conn):
         conn.execute("INSERT INTO chat_messages (chat_id, sender, text, created_at) VALUES (?, ?, ?, ?)",
@@ -142,7 +141,7 @@ def _first_reply(conn: sqlite3.Connection, chat_id: int, sender: str, text: str,
     metrics.CS_FIRST_RESPONSE.labels(sender).observe(replied - created)
 
 
-def chat_view(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
+def chat_view(conn: db.Connection, chat_id: int) -> dict[str, Any]:
     chat = _chat(conn, chat_id)
     messages = conn.execute("SELECT sender, text, created_at FROM chat_messages WHERE chat_id = ? ORDER BY id",
                             (chat_id,)).fetchall()
@@ -152,7 +151,7 @@ def chat_view(conn: sqlite3.Connection, chat_id: int) -> dict[str, Any]:
             "messages": [{"from": m["sender"], "text": m["text"], "at": m["created_at"]} for m in messages]}
 
 
-def claim_next(conn: sqlite3.Connection) -> sqlite3.Row | None:
+def claim_next(conn: db.Connection) -> db.Row | None:
     """Take the oldest queued chat for one agent. The conditional UPDATE is the lock: of two
     agents (in any worker) racing for one chat, exactly one changes the row."""
     while True:
@@ -177,7 +176,7 @@ def human_agent(conn_factory, config: CsConfig, stop: threading.Event) -> None:
             stop.wait(config.human_reply_s * random.uniform(0.7, 1.3))
             _first_reply(conn, row["id"], "human", "Hi, this is a human agent. I'm on it.",
                          row["created_at"], time.time())
-        except sqlite3.Error:
+        except db.DatabaseError:
             log.exception("human agent: database error; retrying")
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

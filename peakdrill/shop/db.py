@@ -1,4 +1,9 @@
-"""The SQLite system of record: connections, schema and deterministic seed data.
+"""The shop's system of record: connections, schema and deterministic seed data.
+
+A database is named by its *location*: a file path (SQLite, the default) or a
+``postgresql://`` URL (PostgreSQL, ``shop up --db``). :func:`connect` is the one place that
+picks the backend (:mod:`peakdrill.shop.db_sqlite`, :mod:`peakdrill.shop.db_postgres`); every
+other module speaks :class:`~peakdrill.shop.dbapi.Connection` and its three errors.
 
 The seed is sized so a product page built from the database does real aggregation work
 (rating statistics over reviews, bestsellers of a category and "customers also bought" over
@@ -8,12 +13,21 @@ last year's sales), which is what makes a cache miss materially slower than a hi
 from __future__ import annotations
 
 import random
-import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
+
+from peakdrill.shop import db_postgres
+from peakdrill.shop.db_postgres import PostgresConnection
+from peakdrill.shop.db_sqlite import SqliteConnection
+from peakdrill.shop.dbapi import Connection, DatabaseError, DatabaseUnavailable, OperationalFailure, Row, shown
+
+__all__ = ["Connection", "Row", "DatabaseError", "DatabaseUnavailable", "OperationalFailure", "connect", "is_postgres",
+           "shown", "ThreadConnections", "begin_immediate", "write_progress", "transaction", "init_db", "reset"]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 N_PRODUCTS = 200
 REVIEWS_PER_PRODUCT = 30
@@ -27,31 +41,30 @@ _WORDS = ["battery", "screen", "sound", "delivery", "price", "quality", "design"
 _VERDICTS = {1: "Disappointed", 2: "Not great", 3: "It is fine", 4: "Good value", 5: "Excellent"}
 
 
-def connect(path: str | Path, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
-    """A connection in autocommit mode (transactions are explicit ``BEGIN IMMEDIATE``), WAL, with a
-    busy timeout so concurrent writers from several workers wait rather than fail at once."""
-    conn = sqlite3.connect(str(path), timeout=busy_timeout_ms / 1000, isolation_level=None,
-                           check_same_thread=False)
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")  # durable at WAL checkpoints; standard with WAL
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+def is_postgres(location: str | Path) -> bool:
+    return str(location).startswith(POSTGRES_SCHEMES)
+
+
+def connect(location: str | Path, busy_timeout_ms: int = 5000) -> Connection:
+    """An autocommit connection (transactions are explicit: :func:`transaction`) whose writers
+    wait up to ``busy_timeout_ms`` for the write lock, then raise :class:`DatabaseUnavailable`."""
+    if is_postgres(location):
+        return PostgresConnection(str(location), busy_timeout_ms)
+    return SqliteConnection(str(location), busy_timeout_ms)
 
 
 class ThreadConnections:
-    """One connection per thread: sqlite3 connections must not be shared by concurrent threads."""
+    """One connection per thread: a connection must not be shared by concurrent threads."""
 
-    def __init__(self, path: str | Path, busy_timeout_ms: int = 5000) -> None:
-        self.path = str(path)
+    def __init__(self, location: str | Path, busy_timeout_ms: int = 5000) -> None:
+        self.location = str(location)
         self.busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
 
-    def get(self) -> sqlite3.Connection:
+    def get(self) -> Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self.busy_timeout_ms)
+            conn = connect(self.location, self.busy_timeout_ms)
             self._local.conn = conn
         return conn
 
@@ -59,23 +72,23 @@ class ThreadConnections:
 _granted = threading.local()  # write locks this thread was granted: evidence the database takes writes
 
 
-def begin_immediate(conn: sqlite3.Connection) -> None:
-    """Take the write lock up front (so two writers queue on busy_timeout instead of deadlocking
-    on a lock upgrade), and count it for :func:`write_progress`."""
-    conn.execute("BEGIN IMMEDIATE")
+def begin_immediate(conn: Connection) -> None:
+    """Take the write lock up front (so two writers queue on the busy timeout instead of
+    deadlocking on a lock upgrade), and count it for :func:`write_progress`."""
+    conn.begin_write()
     _granted.count = getattr(_granted, "count", 0) + 1
 
 
-def write_progress(conn: sqlite3.Connection) -> int:
+def write_progress(conn: Connection) -> int:
     """Grows whenever this thread is granted the write lock or writes rows on ``conn``: what the
     database breaker reads to tell a database that takes writes (even a transaction that then
     found the order already placed and rolled back) from a request that never reached it."""
-    return conn.total_changes + getattr(_granted, "count", 0)
+    return conn.changes + getattr(_granted, "count", 0)
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... COMMIT, or ROLLBACK on any error."""
+def transaction(conn: Connection) -> Iterator[Connection]:
+    """A write transaction (:func:`begin_immediate`) ... COMMIT, or ROLLBACK on any error."""
     begin_immediate(conn)
     try:
         yield conn
@@ -86,23 +99,42 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
-def init_db(path: str | Path) -> bool:
+def _schema(location: str | Path) -> str:
+    if is_postgres(location):
+        return db_postgres.schema()
+    return resources.files("peakdrill.shop").joinpath("schema.sql").read_text("utf-8")
+
+
+def init_db(location: str | Path) -> bool:
     """Create the schema and seed it if empty; return True if it seeded. Safe to call again."""
-    conn = connect(path)
+    conn = connect(location)
     try:
-        conn.executescript(resources.files("peakdrill.shop").joinpath("schema.sql").read_text("utf-8"))
+        conn.script(_schema(location))
         if conn.execute("SELECT COUNT(*) FROM products").fetchone()[0]:
             return False
-        conn.execute("BEGIN IMMEDIATE")
-        _seed(conn)
-        conn.execute("COMMIT")
+        with transaction(conn):
+            _seed(conn)
         conn.execute("ANALYZE")
         return True
     finally:
         conn.close()
 
 
-def _seed(conn: sqlite3.Connection) -> None:
+def reset(location: str | Path) -> None:
+    """Delete the shop's data (``shop up --fresh``): the SQLite files, or the shop's tables in
+    PostgreSQL (only those: a database named by URL may hold others)."""
+    if is_postgres(location):
+        conn = connect(location)
+        try:
+            conn.script(f"DROP TABLE IF EXISTS {', '.join(db_postgres.shop_tables())} CASCADE")
+        finally:
+            conn.close()
+        return
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{location}{suffix}").unlink(missing_ok=True)
+
+
+def _seed(conn: Connection) -> None:
     rng = random.Random(20261111)  # fixed: every shop starts from the same catalogue
     now = 1_795_000_000.0  # fixed epoch too, so seeded rows are identical run to run
     products = []

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from typing import Any
 
 from peakdrill.shop.web import ApiProblem
+from peakdrill.shop import db
 
 TABLES = ("orders", "returns")  # the tables with idempotency_key + request_hash columns
 
@@ -20,7 +20,7 @@ def request_hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def replayed(conn: sqlite3.Connection, table: str, key: str, digest: str) -> int | None:
+def replayed(conn: db.Connection, table: str, key: str, digest: str) -> int | None:
     """The id of the row created earlier under ``key``, or None if there is none. The same key
     with a different request is refused: it would otherwise silently return the wrong thing."""
     if table not in TABLES:

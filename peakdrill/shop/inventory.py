@@ -8,18 +8,18 @@ the sync lag (in-store sales, restocks) are not in the central figure yet.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 from peakdrill.shop.web import ApiProblem
+from peakdrill.shop import db
 
 # Stale once the sync has not completed a pass for this long (beyond its configured lag).
 STALE_GRACE_S = 2.0
 OVERSELL_TOLERANCE_UNITS = 0
 
 
-def inventory_view(conn: sqlite3.Connection, product_id: int) -> dict[str, Any]:
+def inventory_view(conn: db.Connection, product_id: int) -> dict[str, Any]:
     row = conn.execute("SELECT stock FROM inventory WHERE product_id = ?", (product_id,)).fetchone()
     if row is None:
         raise ApiProblem(404, "product not found", f"no product with id {product_id}")

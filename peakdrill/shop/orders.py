@@ -12,7 +12,6 @@ enforced by a partial unique index.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +56,7 @@ def validate_order(body: dict[str, Any]) -> OrderRequest:
     return OrderRequest(customer, validate_items(body.get("items")))
 
 
-def place_order(conn: sqlite3.Connection, key: str, body: dict[str, Any]) -> Outcome:
+def place_order(conn: db.Connection, key: str, body: dict[str, Any]) -> Outcome:
     order = validate_order(body)
     digest = request_hash(order.customer_id, order.items, order.cart_id)
     start = time.perf_counter()
@@ -82,10 +81,10 @@ def place_order(conn: sqlite3.Connection, key: str, body: dict[str, Any]) -> Out
             priced.append((pid, qty, row["price_cents"]))
             total += qty * row["price_cents"]
         now = time.time()
-        order_id = conn.execute(
+        order_id = conn.insert(
             "INSERT INTO orders (customer_id, status, total_cents, idempotency_key, request_hash, "
             "created_at, updated_at) VALUES (?, 'created', ?, ?, ?, ?, ?)",
-            (order.customer_id, total, key, digest, now, now)).lastrowid
+            (order.customer_id, total, key, digest, now, now))
         for pid, qty, price in priced:
             conn.execute("UPDATE inventory SET stock = stock - ?, updated_at = ? WHERE product_id = ?", (qty, now, pid))
             conn.execute("INSERT INTO order_items VALUES (?, ?, ?, ?)", (order_id, pid, qty, price))
@@ -103,7 +102,7 @@ def place_order(conn: sqlite3.Connection, key: str, body: dict[str, Any]) -> Out
                          "customer_id": order.customer_id})
 
 
-def order_view(conn: sqlite3.Connection, order_id: int) -> dict[str, Any]:
+def order_view(conn: db.Connection, order_id: int) -> dict[str, Any]:
     row = conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
     if row is None:
         raise ApiProblem(404, "order not found", f"no order with id {order_id}")
@@ -118,7 +117,7 @@ def order_view(conn: sqlite3.Connection, order_id: int) -> dict[str, Any]:
             "payment": {"payment_id": payment["id"], "status": payment["status"]} if payment else None}
 
 
-def pay_order(conn: sqlite3.Connection, gateway: Gateway, order_id: int, key: str) -> Outcome:
+def pay_order(conn: db.Connection, gateway: Gateway, order_id: int, key: str) -> Outcome:
     db.begin_immediate(conn)
     try:
         payment = conn.execute("SELECT * FROM payments WHERE idempotency_key = ?", (key,)).fetchone()
@@ -137,9 +136,9 @@ def pay_order(conn: sqlite3.Connection, gateway: Gateway, order_id: int, key: st
                                    "with that payment's Idempotency-Key instead of a new one",
                                    payment_id=other["id"])
             now = time.time()
-            payment_id = conn.execute(
+            payment_id = conn.insert(
                 "INSERT INTO payments (order_id, idempotency_key, amount_cents, status, created_at, updated_at) "
-                "VALUES (?, ?, ?, 'pending', ?, ?)", (order_id, key, order["total_cents"], now, now)).lastrowid
+                "VALUES (?, ?, ?, 'pending', ?, ?)", (order_id, key, order["total_cents"], now, now))
             amount = order["total_cents"]
         else:
             payment_id, amount = payment["id"], payment["amount_cents"]
@@ -176,5 +175,5 @@ def pay_order(conn: sqlite3.Connection, gateway: Gateway, order_id: int, key: st
     return Outcome(200, {"order_id": order_id, "status": "paid", "payment_id": payment_id})
 
 
-def _set(conn: sqlite3.Connection, sql: str, params: tuple) -> None:
+def _set(conn: db.Connection, sql: str, params: tuple) -> None:
     conn.execute(sql, params)  # autocommit: a single statement is its own transaction

@@ -70,7 +70,12 @@ def start(base_dir: str | os.PathLike[str], host: str = "127.0.0.1", port: int =
         owner = pwd.getpwnam(SERVER_USER)
         for path in (base, sockets):
             os.chown(path, owner.pw_uid, owner.pw_gid)
+        reach = subprocess.run(_as_server_user(["test", "-w", str(base)]), capture_output=True, timeout=10)
+        if reach.returncode != 0:
+            raise ShopError(f"the {SERVER_USER!r} user PostgreSQL runs as cannot reach {str(base)!r} (fix: let it "
+                            f"through the parent directories, e.g. `chmod o+x` on each, or use a --shop-dir it can reach)")
     tools = bin_dir()
+    stop(base)  # a server left running by a shop that died: this directory's own, so ours to stop
     if not (data / "PG_VERSION").exists():
         _run([str(tools / "initdb"), "-D", str(data), "--auth=trust", "--username", SERVER_USER,
               "--encoding=UTF8", "--no-sync"], "initdb")

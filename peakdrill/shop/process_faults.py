@@ -1,13 +1,14 @@
 """Faults acted on the shop's real processes and resources: freeze the inventory sync worker,
 find the app workers to kill, hold the database locked from another process.
 
-``python -m peakdrill.shop.process_faults DB SECONDS`` is the lock holder itself.
+``python -m peakdrill.shop.process_faults SECONDS`` is the lock holder itself; it reads the
+database's location from ``PEAKDRILL_SHOP_APP_DB`` (a URL may carry a password: not in argv).
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,10 +16,11 @@ import time
 import psutil
 
 from peakdrill.errors import ShopError
-from peakdrill.shop import procs
+from peakdrill.shop import db, procs
 from peakdrill.shop.state import ShopState, SyncState
 
 LOCKED = "locked"
+DB_ENV = "PEAKDRILL_SHOP_APP_DB"
 
 
 def _sync(state: ShopState) -> psutil.Process:
@@ -69,30 +71,32 @@ def app_worker_pids(state: ShopState) -> list[int]:
 
 
 def hold_database_lock(state: ShopState, seconds: float) -> subprocess.Popen:
-    """The database-slowdown fault: another process holds ``BEGIN EXCLUSIVE`` on the shop's
-    database for ``seconds``. Returns once the lock is held; ``terminate()`` the process to
+    """The database-slowdown fault: another process holds the shop's database locked against
+    writers (:meth:`~peakdrill.shop.dbapi.Connection.lock_writes`: SQLite ``BEGIN EXCLUSIVE``,
+    PostgreSQL ``LOCK TABLE ... IN EXCLUSIVE MODE``) for ``seconds``. Returns once the lock is held; ``terminate()`` the process to
     release it early (the transaction dies with it)."""
     if not 0 < seconds <= 3600:
         raise ShopError(f"seconds {seconds!r} is out of range (fix: 0 < seconds <= 3600)")
-    proc = subprocess.Popen([sys.executable, "-m", "peakdrill.shop.process_faults", state.database.path,
-                             str(seconds)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "peakdrill.shop.process_faults", str(seconds)],
+                            env={**os.environ, DB_ENV: state.database.location},
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline().strip()
     proc.stdout.close()  # one line is all the holder ever says
     if line != LOCKED:
         proc.kill()
         proc.wait()
-        raise ShopError(f"could not lock {state.database.path}: the holder said {line!r} (fix: is another "
+        raise ShopError(f"could not lock {state.database.shown}: the holder said {line!r} (fix: is another "
                         "lock holder still running?)")
     return proc
 
 
-def _hold(path: str, seconds: float) -> None:
-    conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-    conn.execute("BEGIN EXCLUSIVE")
+def _hold(location: str, seconds: float) -> None:
+    conn = db.connect(location, busy_timeout_ms=10_000)
+    conn.lock_writes()
     print(LOCKED, flush=True)
     time.sleep(seconds)
     conn.execute("ROLLBACK")
 
 
 if __name__ == "__main__":
-    _hold(sys.argv[1], float(sys.argv[2]))
+    _hold(os.environ[DB_ENV], float(sys.argv[1]))

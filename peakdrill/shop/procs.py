@@ -6,6 +6,7 @@ PID the kernel has recycled for someone else's process is left alone.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -119,6 +120,16 @@ def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def url_of(host: str, port: int) -> str:

@@ -8,18 +8,18 @@ shows up.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
+from peakdrill.shop import db
 
 
-def reconciliation(conn: sqlite3.Connection, since: float = 0.0) -> dict[str, Any]:
+def reconciliation(conn: db.Connection, since: float = 0.0) -> dict[str, Any]:
     orders = conn.execute("SELECT id, idempotency_key, status, total_cents, created_at FROM orders "
                           "WHERE created_at >= ? ORDER BY id", (since,)).fetchall()
     payments = conn.execute("SELECT id, order_id, idempotency_key, status, amount_cents FROM payments "
                             "WHERE created_at >= ? ORDER BY id", (since,)).fetchall()
     double_charged = conn.execute(
         "SELECT order_id, COUNT(*) AS n FROM payments WHERE status = 'succeeded' AND created_at >= ? "
-        "GROUP BY order_id HAVING n > 1", (since,)).fetchall()
+        "GROUP BY order_id HAVING COUNT(*) > 1", (since,)).fetchall()
     return {
         "since": since,
         "orders": [{"order_id": r["id"], "idempotency_key": r["idempotency_key"], "status": r["status"],

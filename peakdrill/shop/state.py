@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from peakdrill.errors import ShopError
+from peakdrill.shop.dbapi import shown
 
 STATE_FILE = "state.json"
 
@@ -38,7 +39,20 @@ class AppState:
 
 @dataclass(frozen=True)
 class DatabaseState:
-    path: str
+    """SQLite: ``path`` of the file. PostgreSQL: ``url``, and ``server_dir`` when the shop runs
+    its own server (started by ``shop up --db postgres``, stopped by ``shop down``)."""
+    path: str = ""
+    url: str = ""
+    server_dir: str = ""
+
+    @property
+    def location(self) -> str:
+        return self.url or self.path
+
+    @property
+    def shown(self) -> str:
+        """For messages and logs: a URL without its password."""
+        return shown(self.location)
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ class ShopState:
             port=int(data["port"]),
             shop_dir=str(data["shop_dir"]),
             started_at=str(data["started_at"]),
-            database=DatabaseState(path=str(data["database"]["path"])),
+            database=_fields(DatabaseState, data["database"]),
             redis=_fields(RedisState, data["redis"]),
             app=_fields(AppState, data["app"]),
             standins={name: _fields(StandinState, value) for name, value in data.get("standins", {}).items()},

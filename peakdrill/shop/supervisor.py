@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import json
 import os
 import shutil
@@ -23,26 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from peakdrill.errors import ShopError
-from peakdrill.shop import db, procs, redis_server
+from peakdrill.shop import procs, redis_server
+from peakdrill.shop.database import close_database, open_database
 from peakdrill.shop.process_faults import thaw_sync
 from peakdrill.shop.standin_model import Capacity
 from peakdrill.shop.standins import start_standins, stop_standins
-from peakdrill.shop.state import (AppState, DatabaseState, RedisState, ShopState, SyncState, load_state,
+from peakdrill.shop.state import (AppState, RedisState, ShopState, SyncState, load_state,
                                   state_path, write_state)
 
 DEFAULT_SHOP_DIR = ".peakdrill/shop"
 LOCK_FILE = ".lock"  # see _exclusive
-LOOPBACK_NAMES = {"localhost"}
-
-
 def check_host(host: str, allow_non_loopback: bool = False) -> None:
-    if allow_non_loopback or host in LOOPBACK_NAMES:
+    if allow_non_loopback or procs.is_loopback(host):
         return
-    try:
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    except ValueError:
-        pass
     raise ShopError(f"refusing to listen on host {host!r}: the reference shop is for loopback only "
                     "(fix: use --host 127.0.0.1, or pass --allow-non-loopback if you really mean it)")
 
@@ -77,12 +69,13 @@ def redis_running(state: ShopState) -> bool:
 def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = "127.0.0.1", port: int = 8800,
                workers: int = 2, redis_port: int = 0, allow_non_loopback: bool = False,
                timeout: float = 30.0, extra_env: dict[str, str] | None = None, fresh: bool = False,
-               bot_slots: int = 4, sync_lag_s: float = 2.0) -> ShopState:
+               bot_slots: int = 4, sync_lag_s: float = 2.0, database: str = "") -> ShopState:
     """Start Redis, the stand-ins, the sync worker and the app, wait until /healthz answers,
     write and return the state.
 
     The database is kept between runs (it is the system of record) unless ``fresh``, which
-    deletes it first so the shop starts from the seed again. ``extra_env`` reaches the app
+    deletes it first so the shop starts from the seed again. ``database``: see
+    :mod:`peakdrill.shop.database` (SQLite in the shop directory when empty). ``extra_env`` reaches the app
     workers (e.g. ``PEAKDRILL_SHOP_APP_HUMAN_REPLY_S``; see docs/shop.md)."""
     check_host(host, allow_non_loopback)
     if workers < 1 or workers > 32:
@@ -105,26 +98,26 @@ def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = 
     if procs.port_in_use(host, port):
         raise ShopError(f"port {port} on {host} is already in use (fix: pick another --port, or --port 0 "
                         "for a free one)")
-    db_path = shop / "shop.db"
-    if fresh:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    db.init_db(db_path)
-    # Stale per-worker metric files from a previous run would be summed into this run's metrics.
-    metrics_dir = shop / "prometheus"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir()
+    database_state = open_database(shop, database, fresh, allow_non_loopback)
+    try:
+        # Stale per-worker metric files from a previous run would be summed into this run's metrics.
+        metrics_dir = shop / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
 
-    binary = redis_server.find_redis_server()
-    # Redis is only the app's: it stays on IPv4 loopback whatever the app's --host is.
-    redis_host = "127.0.0.1"
-    redis_port = redis_port or procs.free_port(redis_host)
-    config = redis_server.write_config(shop, redis_host, redis_port)
-    redis_proc = redis_server.start(binary, config, redis_host, redis_port)
+        binary = redis_server.find_redis_server()
+        # Redis is only the app's: it stays on IPv4 loopback whatever the app's --host is.
+        redis_host = "127.0.0.1"
+        redis_port = redis_port or procs.free_port(redis_host)
+        config = redis_server.write_config(shop, redis_host, redis_port)
+        redis_proc = redis_server.start(binary, config, redis_host, redis_port)
+    except BaseException:
+        close_database(database_state)  # nothing names it yet: `shop down` could not stop it
+        raise
     state = ShopState(
         url=procs.url_of(host, port), host=host, port=port, shop_dir=str(shop),
         started_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        database=DatabaseState(path=str(db_path)),
+        database=database_state,
         redis=RedisState(host=redis_host, port=redis_port, pid=redis_proc.pid, binary=binary, config=str(config),
                          create_time=redis_proc.create_time),
         app=AppState(pid=0, workers=workers),
@@ -145,8 +138,9 @@ def start_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, host: str = 
 
 
 def _start_sync(state: ShopState, lag_s: float) -> SyncState:
-    argv = [sys.executable, "-m", "peakdrill.shop.sync_worker", "--db", state.database.path, "--lag-s", str(lag_s)]
-    pid, create_time = procs.spawn(argv, Path(state.shop_dir) / "sync.log")
+    argv = [sys.executable, "-m", "peakdrill.shop.sync_worker", "--lag-s", str(lag_s)]
+    pid, create_time = procs.spawn(argv, Path(state.shop_dir) / "sync.log",
+                                   env={**os.environ, "PEAKDRILL_SHOP_APP_DB": state.database.location})
     return SyncState(pid=pid, create_time=create_time, lag_s=float(lag_s))
 
 
@@ -156,7 +150,7 @@ def _start_app(state: ShopState, metrics_dir: Path, timeout: float, extra_env: d
     env.update({
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "PEAKDRILL_SHOP_APP_DIR": state.shop_dir,
-        "PEAKDRILL_SHOP_APP_DB": state.database.path,
+        "PEAKDRILL_SHOP_APP_DB": state.database.location,
         "PEAKDRILL_SHOP_APP_REDIS_HOST": state.redis.host,
         "PEAKDRILL_SHOP_APP_REDIS_PORT": str(state.redis.port),
         **{f"PEAKDRILL_SHOP_APP_{name.upper()}_URL": standin.url for name, standin in state.standins.items()},
@@ -214,6 +208,7 @@ def stop_shop(shop_dir: str | os.PathLike[str] = DEFAULT_SHOP_DIR, timeout: floa
                 thaw_sync(state)
             procs.terminate(state.sync.pid, state.sync.create_time, timeout=timeout)
         stop_redis(state, timeout=timeout)
+        close_database(state.database)
         path.unlink(missing_ok=True)
     return True
 

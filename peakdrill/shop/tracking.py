@@ -7,17 +7,17 @@ connections or its breaker is open, the shop answers 200 with that last known st
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from peakdrill.errors import DependencyError
 from peakdrill.shop.outbound import Dependency, Policy
 from peakdrill.shop.web import ApiProblem
+from peakdrill.shop import db
 
 POLICY = Policy(timeout_s=0.5, retries=1, backoff_s=0.05, breaker_failures=5, breaker_reset_s=5.0)
 
 
-def track(conn: sqlite3.Connection, courier: Dependency, order_id: int) -> dict[str, Any]:
+def track(conn: db.Connection, courier: Dependency, order_id: int) -> dict[str, Any]:
     order = conn.execute("SELECT created_at FROM orders WHERE id = ?", (order_id,)).fetchone()
     if order is None:
         raise ApiProblem(404, "order not found", f"no order with id {order_id}")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psutil
 
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
 from peakdrill.loadgen.keepalive import raise_fd_limit
 from peakdrill.rundir import GENERATOR_FILE, JsonlTail
 from peakdrill.rundir.records import HealthReader, Where
@@ -65,7 +65,7 @@ class CalibrationRun:
         if not 0 <= low <= high:
             raise SizingError(f"--think-time {low:g},{high:g} must be MIN,MAX with 0 <= MIN <= MAX; e.g. --think-time 0.5,1.5")
         if not self.locustfile.is_file():
-            raise SizingError(f"--locustfile {str(self.locustfile)!r} does not exist; give the path of a locustfile")
+            raise SizingError(f"--locustfile {quote(str(self.locustfile))} does not exist; give the path of a locustfile")
         if self.host is not None:
             ensure_allowed(self.host, self.allowed_hosts, "the command line")
 

@@ -6,9 +6,12 @@ import argparse
 import time
 from pathlib import Path
 
+from peakdrill.argtypes import number
 from peakdrill.cli import option
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
+from peakdrill.outputs import output_dir, output_file
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
+from peakdrill.spec.limits import MAX_DURATION_S, MAX_USERS
 from peakdrill.spec.profile import load_profile
 
 DEFAULT_THINK_TIME_S = 10.0
@@ -65,14 +68,12 @@ examples:
 
 
 def _think_time(value: str) -> tuple[float, float]:
-    try:
-        parts = [float(part) for part in value.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not MIN,MAX seconds; write e.g. 0.5,1.5") from None
+    seconds = number(float, 0, MAX_DURATION_S, above_low=False, example="0.5,1.5")
+    parts = [seconds(part) for part in value.split(",")]
     if len(parts) == 1:
         parts *= 2
     if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"{value!r} is not MIN,MAX seconds; write e.g. 0.5,1.5")
+        raise argparse.ArgumentTypeError(f"{quote(value)} is not MIN,MAX seconds; write e.g. 0.5,1.5")
     return parts[0], parts[1]
 
 
@@ -81,6 +82,7 @@ def calibrate(args: argparse.Namespace) -> int:
     from peakdrill.sizing.calibrate import calibrate as measure
     from peakdrill.sizing.calibration import save_calibration
 
+    output_file(args.output, "--output")
     run = CalibrationRun(max_users=args.users, spawn_rate=args.spawn_rate, duration_s=args.duration,
                          think_time_s=args.think_time, host=args.host, path=args.path,
                          locustfile=Path(args.locustfile) if args.locustfile else CALIBRATION_LOCUSTFILE,
@@ -125,6 +127,7 @@ def plan(args: argparse.Namespace) -> int:
         cluster_run = ClusterRun(host=args.host, image=args.image, run_time=args.run_time, ramp_up_s=args.ramp_up,
                                 run_id=args.run_id or time.strftime("%Y%m%d-%H%M%S-plan", time.gmtime()),
                                 loadtests_dir=loadtests_dir, namespace=args.namespace, profile=shipped)
+        output_dir(args.output_dir, "--output-dir")  # after the run's own checks: a refused plan writes nothing
     calibration = load_calibration(args.calibration) if args.calibration else CONSERVATIVE
     sizing = size(request, calibration)
     print(table(sizing))
@@ -137,57 +140,51 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(kind):
-    def parse(value: str):
-        try:
-            number = kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
-        if number <= 0:
-            raise argparse.ArgumentTypeError(f"{value!r} must be above 0")
-        return number
-    return parse
-
-
 def register(subparsers) -> None:
     parser = subparsers.add_parser("calibrate", help="measure what one Locust worker sustains on this machine",
                                    description=CALIBRATE_DESCRIPTION, epilog=CALIBRATE_EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    option(parser, "--users", type=_positive(int), default="3000", help="users to ramp up to")
-    option(parser, "--spawn-rate", type=_positive(float), default="100", help="users started per second")
-    option(parser, "--duration", type=_positive(float), default="45", help="longest the ramp may run, seconds (5-600)")
-    option(parser, "--think-time", type=_think_time, default="0.5,1.5",
+    option(parser, "--users", type=number(int, 0, 1_000_000, example="3000"), default="3000", env="PEAKDRILL_CALIBRATE_USERS",
+           help="users to ramp up to")
+    option(parser, "--spawn-rate", type=number(float, 0, 100_000, example="100"), default="100", help="users started per second")
+    option(parser, "--duration", type=number(float, 0, 600, example="45"), default="45",
+           help="longest the ramp may run, seconds (5-600)")
+    option(parser, "--think-time", type=_think_time, default="0.5,1.5", env="PEAKDRILL_CALIBRATE_THINK_TIME",
            help="MIN,MAX seconds each user waits between requests; short, so one process saturates within the run")
-    option(parser, "--host", help="measure against this URL instead of the built-in fast server")
-    parser.add_argument("--allow-host", action="append", metavar="HOST", help="also allow --host to be HOST (repeatable)")
-    option(parser, "--path", default="/", help="the path each user GETs (with the built-in locustfile)")
-    option(parser, "--locustfile", help="calibrate with this locustfile instead; it must import peakdrill.loadgen.plugin, "
-           "as loadtests/locustfile.py does")
-    option(parser, "--output", default="calibration.json", help="where to write the result")
+    option(parser, "--host", env="PEAKDRILL_CALIBRATE_HOST", help="measure against this URL instead of the built-in fast server")
+    option(parser, "--allow-host", action="append", metavar="HOST", help="also allow --host to be HOST (repeatable)")
+    option(parser, "--path", default="/", env="PEAKDRILL_CALIBRATE_PATH", help="the path each user GETs (with the built-in locustfile)")
+    option(parser, "--locustfile", env="PEAKDRILL_CALIBRATE_LOCUSTFILE",
+           help="calibrate with this locustfile instead; it must import peakdrill.loadgen.plugin, as loadtests/locustfile.py does")
+    option(parser, "--output", default="calibration.json", env="PEAKDRILL_CALIBRATE_OUTPUT", help="where to write the result")
     parser.set_defaults(handler=calibrate)
 
     parser = subparsers.add_parser("plan", help="size a run for N users and write Kubernetes manifests",
                                    description=PLAN_DESCRIPTION, epilog=PLAN_EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    option(parser, "--users", type=_positive(int), default="1000000", help="peak concurrent users")
+    option(parser, "--users", type=number(int, 0, MAX_USERS, example="1000000"), default="1000000", help="peak concurrent users")
     option(parser, "--calibration", help="a calibration.json from `peakdrill calibrate` (default: conservative built-ins)")
-    option(parser, "--think-time", type=_positive(float),
+    option(parser, "--think-time", type=number(float, 0, MAX_DURATION_S, example="10"),
            help=f"mean seconds a user waits between requests (default: the --profile's, else {DEFAULT_THINK_TIME_S:g})")
-    option(parser, "--cpu-target", type=_positive(float), default="70", help="plan each worker at this %% of a core")
-    option(parser, "--max-users-per-worker", type=_positive(int), default="20000", help="users one Locust process holds")
-    option(parser, "--workers-per-master", type=_positive(int), default="200", help="workers one Locust master coordinates")
-    option(parser, "--targets", type=_positive(int), default="1", help="target address:port pairs the load spreads over")
-    option(parser, "--output-dir", help="write Kubernetes manifests here")
+    option(parser, "--cpu-target", type=number(float, 0, 90, example="70"), default="70", help="plan each worker at this %% of a core")
+    option(parser, "--max-users-per-worker", type=number(int, 0, 1_000_000, example="20000"), default="20000",
+           help="users one Locust process holds")
+    option(parser, "--workers-per-master", type=number(int, 0, 100_000, example="200"), default="200",
+           help="workers one Locust master coordinates")
+    option(parser, "--targets", type=number(int, 0, 1_000_000, example="1"), default="1",
+           help="target address:port pairs the load spreads over")
+    option(parser, "--output-dir", env="PEAKDRILL_PLAN_OUTPUT_DIR", help="write Kubernetes manifests here")
     option(parser, "--host", help="the URL the workers load (needed with --output-dir)")
-    parser.add_argument("--allow-host", action="append", metavar="HOST", help="allow --host to be HOST (repeatable)")
+    option(parser, "--allow-host", action="append", metavar="HOST", help="allow --host to be HOST (repeatable)")
     option(parser, "--image", default="peakdrill:0.1.0", help="container image with peakdrill (and Locust) installed")
-    # Not read from PEAKDRILL_PROFILE: that names the profile of a plain `locust` run, not a plan's.
-    parser.add_argument("--profile", metavar="PROFILE.yaml",
-                        help="size for this profile's think time and, with --output-dir, run its stages (it must be "
-                             "under --loadtests-dir) scaled to peak at --users instead of a flat ramp; --ramp-up and "
-                             "--run-time then do not apply")
+    # Not PEAKDRILL_PROFILE: that names the profile of a plain `locust` run, not a plan's.
+    option(parser, "--profile", metavar="PROFILE.yaml", env="PEAKDRILL_PLAN_PROFILE",
+           help="size for this profile's think time and, with --output-dir, run its stages (it must be "
+                "under --loadtests-dir) scaled to peak at --users instead of a flat ramp; --ramp-up and "
+                "--run-time then do not apply")
     option(parser, "--run-time", default="30m", help="how long each master runs the load (Locust -t)")
-    option(parser, "--ramp-up", type=_positive(float), default="600", help="seconds to start all users")
+    option(parser, "--ramp-up", type=number(float, 0, MAX_DURATION_S, example="600"), default="600",
+           help="seconds to start all users")
     option(parser, "--run-id", help="run directory name under the reports volume (default: time-stamped)")
     option(parser, "--loadtests-dir", default="loadtests", help="the load tests to ship in the ConfigMap")
     option(parser, "--namespace", default="peakdrill", help="Kubernetes namespace for everything")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from peakdrill.errors import SizingError
+from peakdrill.errors import SizingError, quote
 from peakdrill.sizing.plan import MIB, Shard, Sizing, require
 from peakdrill.spec.loader import parse_duration
 from peakdrill.spec.profile import Profile
@@ -89,14 +89,14 @@ class ClusterRun:
         try:
             seconds = parse_duration(self.run_time)
         except ValueError as exc:
-            raise SizingError(f"--run-time {self.run_time!r} is not a duration; write e.g. 30m or 1h30m") from exc
+            raise SizingError(f"--run-time {quote(self.run_time)} is not a duration; write e.g. 30m or 1h30m") from exc
         require([
-            (seconds > 0, f"--run-time {self.run_time!r} must be longer than 0; e.g. 30m"),
+            (seconds > 0, f"--run-time {quote(self.run_time)} must be longer than 0; e.g. 30m"),
             (self.ramp_up_s > 0, f"--ramp-up {self.ramp_up_s!r} must be above 0 seconds; e.g. 600"),
-            (bool(self.image.strip()), f"--image {self.image!r} is empty; name an image with peakdrill installed"),
-            (bool(_NAME.fullmatch(self.run_id)), f"--run-id {self.run_id!r} may hold only letters, digits, '.', '_' and '-'"),
+            (bool(self.image.strip()), f"--image {quote(self.image)} is empty; name an image with peakdrill installed"),
+            (bool(_NAME.fullmatch(self.run_id)), f"--run-id {quote(self.run_id)} may hold only letters, digits, '.', '_' and '-'"),
             (bool(DNS_LABEL.fullmatch(self.namespace)),
-             f"--namespace {self.namespace!r} is not a Kubernetes name; use lower-case letters, digits and '-'"),
+             f"--namespace {quote(self.namespace)} is not a Kubernetes name; use lower-case letters, digits and '-'"),
         ])
 
 

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from peakdrill.errors import SizingError
 from peakdrill.loadgen.keepalive import FD_RESERVE, USERS_PER_PROCESS_TARGET
 from peakdrill.sizing.calibration import Calibration
+from peakdrill.spec.limits import MAX_USERS
 
 # Linux's default net.ipv4.ip_local_port_range is 32768-60999: the ports one source address can
 # use towards one destination address and port.
 EPHEMERAL_PORTS = 60999 - 32768 + 1
 MIB = 1024 * 1024
+MAX_MASTERS = 1_000
 
 
 def require(checks: list[tuple[bool, str]]) -> None:
@@ -49,7 +51,7 @@ class PlanRequest:
 
     def __post_init__(self) -> None:
         require([
-            (self.users >= 1, f"--users {self.users!r} must be at least 1; e.g. --users 1000000"),
+            (1 <= self.users <= MAX_USERS, f"--users {self.users!r} must be 1 to {MAX_USERS:,}; e.g. --users 1000000"),
             (self.think_time_s > 0, f"--think-time {self.think_time_s!r} must be above 0 seconds; use your profile's mean think time, e.g. 10"),
             (0 < self.cpu_target_percent <= 90, f"--cpu-target {self.cpu_target_percent!r} must be in (0, 90] percent: past 90 Locust's timings include its own queueing; e.g. 70"),
             (self.max_users_per_worker >= 1, f"--max-users-per-worker {self.max_users_per_worker!r} must be at least 1"),
@@ -122,6 +124,10 @@ def _shards(workers: int, users: int, per_master: int) -> tuple[Shard, ...]:
 def plan(request: PlanRequest, calibration: Calibration) -> Sizing:
     users_per_worker, limited_by = _users_per_worker(request, calibration)
     workers = math.ceil(request.users / users_per_worker)
+    masters = math.ceil(workers / request.workers_per_master)
+    if masters > MAX_MASTERS:
+        raise SizingError(f"{request.users:,} users need {workers:,} workers in {masters:,} Locust masters, above the "
+                          f"{MAX_MASTERS:,} masters a plan lists; raise --workers-per-master or --max-users-per-worker")
     memory = (calibration.base_rss_bytes + users_per_worker * calibration.memory_per_user_bytes) * request.memory_margin
     total_rps = request.users / request.think_time_s
     return Sizing(

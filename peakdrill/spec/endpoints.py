@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from peakdrill.errors import quote
 from peakdrill.spec.loader import Spec, load_spec
 
 # The journeys read the target's endpoint map from here (plain `locust` too).
@@ -65,7 +66,7 @@ def _parse_endpoint(text: object) -> Endpoint:
     method, _, path = str(text).strip().partition(" ")
     path = path.strip()
     if method.upper() not in METHODS or not path.startswith("/"):
-        raise ValueError(f"{text!r} is not 'METHOD /path'; write e.g. 'GET /api/products/{{id}}'")
+        raise ValueError(f"{quote(text)} is not 'METHOD /path'; write e.g. 'GET /api/products/{{id}}'")
     return Endpoint(method=method.upper(), path=path)
 
 
@@ -81,7 +82,7 @@ class EndpointMap(Spec):
             return value
         unknown = sorted(set(value) - set(OPERATIONS))
         if unknown:
-            raise ValueError(f"unknown operation {unknown[0]!r}; the operations are {', '.join(OPERATIONS)}")
+            raise ValueError(f"unknown operation {quote(unknown[0], 40)}; the operations are {', '.join(OPERATIONS)}")
         missing = [op for op in REQUIRED if op not in value]
         if missing:
             raise ValueError(f"operation {missing[0]!r} is missing; the journeys need {', '.join(REQUIRED)}")
@@ -91,11 +92,11 @@ class EndpointMap(Spec):
             found = set(_PLACEHOLDER.findall(endpoint.path))
             if found != OPERATIONS[operation]:
                 wanted = ", ".join(f"{{{p}}}" for p in sorted(OPERATIONS[operation])) or "no placeholder"
-                raise ValueError(f"{operation}: path {endpoint.path!r} must contain {wanted}")
+                raise ValueError(f"{operation}: path {quote(endpoint.path)} must contain {wanted}")
             try:
                 endpoint.url(**{placeholder: 1 for placeholder in found})
             except (ValueError, IndexError, KeyError) as exc:
-                raise ValueError(f"{operation}: path {endpoint.path!r} has a stray brace ({exc})") from exc
+                raise ValueError(f"{operation}: path {quote(endpoint.path)} has a stray brace ({exc})") from exc
             parsed[operation] = endpoint
         return parsed
 

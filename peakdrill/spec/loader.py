@@ -26,16 +26,16 @@ def parse_duration(value: object) -> float:
     """Seconds from ``90``, ``"90s"``, ``"1m30s"`` or ``"2h"``; at most :data:`MAX_DURATION_S`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
+    if isinstance(value, float) and math.isnan(value):
+        raise ValueError("nan is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
     if isinstance(value, (int, float)):
-        seconds = float(value) if abs(value) <= MAX_DURATION_S else math.inf  # float(10**400) overflows
+        seconds = float(value) if abs(value) <= MAX_DURATION_S else math.copysign(math.inf, value)  # float(10**400) overflows
     else:
         match = _DURATION.match(value)
         if not match or not any(match.groups()):
             raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
         hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
         seconds = hours * 3600 + minutes * 60 + secs
-    if math.isnan(seconds):
-        raise ValueError(f"{quote(value)} is not a duration; write e.g. 45s, 2m, 1m30s or 1h")
     if seconds < 0:
         raise ValueError(f"{quote(value)} is negative; durations are >= 0")
     if seconds > MAX_DURATION_S:
@@ -80,6 +80,8 @@ _FIXES = {
     "model_attributes_type": "write a mapping (key: value lines)",
     "string_too_short": "write at least {min_length} character(s)",
     "too_short": "give at least {min_length} item(s)",
+    "too_long": "give at most {max_length} item(s)",
+    "string_too_long": "write at most {max_length} character(s)",
     "string_pattern_mismatch": "use only the characters {pattern}",
     "literal_error": "write one of {expected}",
 }
@@ -89,8 +91,10 @@ def _fix(error: dict) -> str:
     template = _FIXES.get(error["type"])
     if template is None:
         return "see docs/ for the field's format"
+    context = {key: f"{value:,}" if isinstance(value, int) else f"{value:,g}" if isinstance(value, float) else value
+               for key, value in (error.get("ctx") or {}).items()}
     try:
-        return template.format(**(error.get("ctx") or {}))
+        return template.format(**context)
     except (KeyError, IndexError, ValueError):
         return template
 

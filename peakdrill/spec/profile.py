@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from peakdrill.errors import SpecError
+from peakdrill.errors import SpecError, quote
 from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.loader import Duration, Spec, load_spec, validate
 
@@ -24,13 +24,14 @@ INTENTS = {"order_issue": 30, "logistics": 15, "after_sales": 5, "payment_disput
 CHANNELS = {"chat": 60, "phone": 25, "social": 10, "app": 4, "store": 1}
 Share = Annotated[float, Field(ge=0, le=1e9)]  # a weight; bounded so that a sum of them stays finite
 MAX_ORDERS_PER_DAY = 1e12
+MAX_STAGES = 100_000  # a day of 1 s replay buckets is 86,400
 MAX_GROWTH = 1_000.0
 
 
 def _shares(value: dict[str, float], known: dict[str, float], what: str) -> dict[str, float]:
     unknown = sorted(set(value) - set(known))
     if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r}; the {what}s are {', '.join(known)}")
+        raise ValueError(f"unknown {what} {quote(unknown[0], 40)}; the {what}s are {', '.join(known)}")
     if not any(value.values()):
         raise ValueError(f"at least one {what} needs a share above 0")
     return value
@@ -132,13 +133,13 @@ class Profile(Spec):
     cs_mix: CsMix = CsMix()
     forecast: Forecast | None = None
     replay: Replay | None = None
-    stages: list[Stage] = Field(min_length=1)
+    stages: list[Stage] = Field(min_length=1, max_length=MAX_STAGES)
 
     @model_validator(mode="after")
     def _known_classes(self) -> Profile:
         unknown = sorted(set(self.user_mix) - set(USER_CLASSES))
         if unknown:
-            raise ValueError(f"user_mix has unknown journey {unknown[0]!r}; the journeys are {', '.join(USER_CLASSES)}")
+            raise ValueError(f"user_mix has unknown journey {quote(unknown[0], 40)}; the journeys are {', '.join(USER_CLASSES)}")
         return self
 
     @property
@@ -149,8 +150,11 @@ class Profile(Spec):
     def peak_users(self) -> int:
         return max(stage.users for stage in self.stages)
 
-    def scaled_stages(self, scale: float) -> list[Stage]:
+    def scaled_stages(self, scale: float, path: str = "the profile") -> list[Stage]:
         """Stages with users, spawn and arrival rates multiplied by ``scale`` (never below one user)."""
+        if self.peak_users * scale > MAX_USERS:
+            raise SpecError(path, "stages", f"{self.peak_users:,} users at scale {scale:g} is above the {MAX_USERS:,} "
+                            "users one run may have", "lower --scale (or load.scale)")
         scaled = []
         for stage in self.stages:
             users = max(1, round(stage.users * scale))

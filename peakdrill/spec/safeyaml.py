@@ -33,22 +33,31 @@ MAX_DEPTH = 64  # real specs nest 4-5 levels
 MAX_NODES = 1_000_000  # scalars, lists and mappings once aliases are expanded
 
 
-def read_bytes(path: Path | str, max_bytes: int = MAX_SPEC_BYTES, what: str = "file") -> bytes:
-    """The file's bytes; a directory, a special file, a missing, unreadable or too large file is a SpecError."""
+def check_file(path: Path | str, what: str = "file", max_bytes: int | None = None) -> os.stat_result:
+    """Stat ``path``: a missing or unreachable path, a directory, a special file (that would block a
+    reader) or a file above ``max_bytes`` is a SpecError."""
     name = str(path)
     try:
         info = os.stat(path)
     except FileNotFoundError as exc:
         raise SpecError(name, "", f"{what} not found", "check the path; it is resolved from the current directory") from exc
-    except OSError as exc:  # ELOOP (a symlink loop), EACCES on a parent, ENAMETOOLONG...
-        raise SpecError(name, "", f"cannot open the {what} ({exc.strerror})", "give the path of a readable file") from exc
+    except (OSError, ValueError) as exc:  # ELOOP (a symlink loop), EACCES on a parent, a NUL in the name...
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise SpecError(name, "", f"cannot open the {what} ({reason})", "give the path of a readable file") from exc
     if stat.S_ISDIR(info.st_mode):
         raise SpecError(name, "", "is a directory", f"give the path of a {what} inside it")
     if not stat.S_ISREG(info.st_mode):
         raise SpecError(name, "", "is not a regular file (a device, FIFO or socket)", f"give the path of a {what}")
-    if info.st_size > max_bytes:
+    if max_bytes is not None and info.st_size > max_bytes:
         raise SpecError(name, "", f"is {info.st_size / 2**20:.1f} MiB, above the {max_bytes / 2**20:g} MiB a {what} may have",
                         "check that this is the right file; split or shorten it")
+    return info
+
+
+def read_bytes(path: Path | str, max_bytes: int = MAX_SPEC_BYTES, what: str = "file") -> bytes:
+    """The file's bytes, after :func:`check_file`."""
+    name = str(path)
+    check_file(path, what, max_bytes)
     try:
         with open(path, "rb") as stream:
             data = stream.read(max_bytes + 1)
@@ -63,7 +72,7 @@ def decode(data: bytes, name: str, what: str = "file") -> str:
     """Strict UTF-8, and no NUL byte: binary content is named as such, with where it starts."""
     nul = data.find(b"\0", 0, 65536)
     if nul >= 0:
-        raise SpecError(name, f"byte {nul}", f"holds binary data (a NUL byte), not text", f"give the {what} as UTF-8 text")
+        raise SpecError(name, f"byte {nul}", "holds binary data (a NUL byte), not text", f"give the {what} as UTF-8 text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
