@@ -223,6 +223,7 @@ def test_live_page_shows_the_drill_and_its_stop_button_ends_it_in_order(live_dri
     assert any(c["bands"] for c in live_drill.charts_in_fault)  # the fault window, shown once it started
     assert live_drill.wrong_token_status == 403 and live_drill.get_stop_status == 405
     assert "Stopping the drill in order" in live_drill.stop_message
+    assert "[t=" in live_drill.output and "\x1b[" not in live_drill.output  # not a terminal: plain lines, no bar
 
     run_dir = live_drill.run_dir
     assert live_drill.returncode == 3, live_drill.output  # interrupted: INCONCLUSIVE, never a PASS

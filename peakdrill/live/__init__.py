@@ -32,16 +32,12 @@ class LiveOptions:
         return self.metrics_port is not None or self.web_port is not None or self.progress_bar
 
 
-def _interrupt() -> None:
-    """The live page's stop: exactly what Ctrl-C does (the runner and chaoslib handle SIGINT)."""
-    os.kill(os.getpid(), signal.SIGINT)
-
-
 class LiveViews:
     def __init__(self, options: LiveOptions, plan) -> None:
         self.options, self.plan = options, plan
         self.feed: LiveFeed | None = None
         self.metrics = self.web = self.bar = None
+        self._running = False
         if options.metrics_port is not None:
             from peakdrill.live.exporter import MetricsServer
 
@@ -51,7 +47,7 @@ class LiveViews:
             from peakdrill.live.web import LivePage, LiveWebServer
 
             page = LivePage(self.run_dir, self.status)
-            self.web = LiveWebServer(page, _interrupt, options.web_host, options.web_port)
+            self.web = LiveWebServer(page, self.request_stop, options.web_host, options.web_port)
             print(f"peakdrill: live report on {self.web.url} (stop token: {self.web.token})", flush=True)
 
     def snapshot(self) -> Snapshot:
@@ -69,6 +65,14 @@ class LiveViews:
         active = [f.fault for f in snap.faults if f.end_ts is None]
         return f"stage {snap.stage or 'starting'} · {snap.users} users" + (f" · FAULT {', '.join(active)}" if active else "")
 
+    def request_stop(self) -> bool:
+        """The live page's stop: exactly what Ctrl-C does (the runner and chaoslib handle SIGINT).
+        Only while the run runs: a SIGINT while the report is written would cut the report short."""
+        if not self._running:
+            return False
+        os.kill(os.getpid(), signal.SIGINT)
+        return True
+
     def start(self, run, bus) -> None:
         """Called by the runner once the run directory exists (``bus`` is the run's event bus)."""
         self.feed = LiveFeed(run, self.plan.ruleset, self.plan.drill.endpoints.model_dump(), self.plan.drill.name)
@@ -80,9 +84,11 @@ class LiveViews:
 
             self.bar = TimelineBar(self.feed)
             self.bar.start()
+        self._running = True
 
     def finish(self) -> None:
         """The run has ended: one last read of the run directory; the servers keep answering."""
+        self._running = False
         if self.bar is not None:
             self.bar.stop()
         if self.feed is not None:

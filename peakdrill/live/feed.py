@@ -8,6 +8,7 @@ so what is watched live is what gets scored. One thread polls every second; read
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,14 @@ from pathlib import Path
 from peakdrill import events
 from peakdrill.drill.live import LiveStats
 from peakdrill.drill.watch import breach
+from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket
 from peakdrill.report.rundata import SATURATED_CPU_PERCENT
 from peakdrill.rundir import EVENTS_FILE, GENERATOR_FILE, JsonlTail, RunDir
 from peakdrill.rundir.records import HealthReader, Where
 from peakdrill.slo.model import RuleSet
+
+log = logging.getLogger(__name__)
 
 POLL_S = 1.0
 WAKE_ON = (events.FaultInjected, events.FaultRemoved, events.Abort, events.Interrupted, events.RunFinished)
@@ -84,7 +88,10 @@ class LiveFeed(threading.Thread):
         while not self._halt.is_set():
             self._wake.wait(POLL_S)
             self._wake.clear()
-            self.poll()
+            try:
+                self.poll()
+            except RunDirError as exc:  # a bad line is skipped; the report will name it too
+                log.warning("live view: %s", exc)
 
     def on_event(self, event: events.Event) -> None:
         """A bus handler: a fault or a stop is shown at once, not at the next poll."""
@@ -131,8 +138,8 @@ class LiveFeed(threading.Thread):
 
     def _read_health(self) -> None:
         path = self.rundir.path / GENERATOR_FILE
-        for raw in self._health.read_new():
-            samples = self._health_reader.samples(raw, Where(path, 0))
+        for number, raw in self._health.read_numbered():
+            samples = self._health_reader.samples(raw, Where(path, number))
             cpu = {s.source: s.cpu_percent for s in samples if s.cpu_percent is not None}
             if cpu:
                 self._state["workers_cpu"] = cpu

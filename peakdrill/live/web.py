@@ -89,11 +89,12 @@ class LivePage:
 
 
 class LiveWebServer:
-    def __init__(self, page: LivePage, request_stop: Callable[[], None], host: str, port: int) -> None:
+    def __init__(self, page: LivePage, request_stop: Callable[[], bool], host: str, port: int) -> None:
         self.token = secrets.token_urlsafe(12)
         self.page = page
         self._request_stop = request_stop
         self.stop_requested = threading.Event()
+        self._stop_lock = threading.Lock()
         handler = type("Handler", (_Handler,), {"live": self})
         try:
             self._server = ThreadingHTTPServer((host, port), handler)
@@ -110,13 +111,14 @@ class LiveWebServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
-    def stop_with(self, token: str) -> bool:
+    def stop_with(self, token: str) -> bool | None:
+        """None: wrong token; False: nothing runs to be stopped; True: the stop is under way."""
         if not hmac.compare_digest(token.encode("utf-8"), self.token.encode("utf-8")):
-            return False
-        if not self.stop_requested.is_set():
-            self.stop_requested.set()
-            self._request_stop()
-        return True
+            return None
+        with self._stop_lock:
+            if not self.stop_requested.is_set() and self._request_stop():
+                self.stop_requested.set()
+        return self.stop_requested.is_set()
 
     def close(self) -> None:
         self._server.shutdown()
@@ -153,8 +155,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_FORM_BYTES:
             return self._reply(413, b"form too large\n", "text/plain")
         form = parse_qs(self.rfile.read(length).decode("utf-8", "replace"))
-        if not self.live.stop_with((form.get("token") or [""])[0]):
+        stopping = self.live.stop_with((form.get("token") or [""])[0])
+        if stopping is None:
             return self._reply(403, _message("Wrong stop token: it is printed on the terminal that started the drill."))
+        if not stopping:
+            return self._reply(409, _message("The run is not running (not started yet, or over): nothing to stop."))
         self._reply(202, _message("Stopping the drill in order: the running experiment's rollbacks play, "
                                   "then the load stops. The run will be marked interrupted."))
 
