@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -154,7 +155,7 @@ def main() -> int:
                 CALIBRATION_LOCUSTFILE, server.url, args.users, args.seconds, generator_core,
                 {"PEAKDRILL_CALIBRATE_THINK": "0,0"}, ["--peakdrill-run-dir", str(scratch / f"run-{attempt}")]),
                 server, warmup, window))
-        wrk = _wrk(server.url, 10, generator_core)
+        wrk = _wrk(server.url, 10, generator_core) if shutil.which("wrk") else None
         one = _rss_with_idle_users(server.url, 1, generator_core, scratch / "idle-1")
         many = _rss_with_idle_users(server.url, args.idle_users, generator_core, scratch / "idle-n")
     bare, harness = _median(bare_runs), _median(harness_runs)
@@ -166,7 +167,7 @@ def main() -> int:
     for row in (bare, harness, *([live] if live else [])):
         print(f"{row.name:<44} {row.rps:>8,.0f} {row.cpu_percent:>6.0f} {row.per_cpu_second:>10,.0f} "
               f"{row.per_cpu_second / bare.per_cpu_second:>8.0%}")
-    print(f"{wrk.name + ': the endpoint limit':<44} {wrk.rps:>8,.0f}")
+    print(f"{wrk.name + ': the endpoint limit':<44} {wrk.rps:>8,.0f}" if wrk else "wrk: not installed (apt-get install wrk)")
     print(f"memory per idle simulated user (harness, {args.idle_users:,} vs 1 users): {per_user / 1024:,.1f} KiB")
     print(f"harness / bare (req per CPU-second) = {ratio:.0%}, required >= {REQUIRED_RATIO:.0%}: "
           f"{'PASS' if ratio >= REQUIRED_RATIO else 'FAIL'}")
