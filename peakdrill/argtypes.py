@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from peakdrill.errors import quote
-from peakdrill.spec.loader import parse_duration
+from peakdrill.spec.loader import parse_duration, parse_utc_time
 
 
 def _figure(value: float) -> str:
@@ -56,3 +56,23 @@ def duration(low: float = 0.0, *, example: str = "30s") -> Callable[[str], float
 
     parse.__name__ = "duration"
     return parse
+
+
+def shard(value: str) -> tuple[int, int]:
+    """``K/N``: this master is shard K (from 0) of N masters."""
+    parts = value.strip().split("/")
+    try:
+        index, count = (int(part) for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{quote(value)} is not K/N; write e.g. 0/4 for the first of 4 masters") from None
+    if not 0 <= index < count or count > 10_000:
+        raise argparse.ArgumentTypeError(f"{quote(value)} is out of range; K counts from 0 to N-1, e.g. 0/4 ... 3/4")
+    return index, count
+
+
+def utc_time(value: str) -> float:
+    """A UTC instant (ISO 8601 with Z), as Unix time."""
+    try:
+        return parse_utc_time(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

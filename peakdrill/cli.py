@@ -5,19 +5,19 @@ assembles them and is the one error boundary: a :class:`PeakdrillError` is exit 
 message, anything else is a bug in peakdrill, exit 70 with the traceback saved to a file
 (:mod:`peakdrill.crash`). Every option has one name on the command line and in the environment:
 ``--shop-dir`` is ``PEAKDRILL_SHOP_DIR``; an option whose name means something else elsewhere is
-named after its command (``shop up --host`` is ``PEAKDRILL_SHOP_HOST``; see :func:`option`).
+named after its command (``shop up --host`` is ``PEAKDRILL_SHOP_HOST``; see :func:`peakdrill.options.option`).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from peakdrill import __version__, crash
-from peakdrill.errors import PeakdrillError, SpecError, quote
+from peakdrill.errors import PeakdrillError
 from peakdrill.exitcodes import ExitCode, table
+from peakdrill.options import option
 
 EXAMPLES = """\
 examples (a typical session):
@@ -29,54 +29,6 @@ examples (a typical session):
 Every option can also be set in the environment; its --help names the variable
 (--some-option is PEAKDRILL_SOME_OPTION unless the help says otherwise).
 """
-
-
-ENV_TRUE, ENV_FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
-
-
-def env_name(flag: str, env: str | None = None) -> str:
-    return env or "PEAKDRILL_" + flag.lstrip("-").replace("-", "_").upper()
-
-
-def option(parser: argparse.ArgumentParser, *flags: str, help: str, default=None, env: str | None = None,
-           **kwargs) -> argparse.Action:
-    """Add an option whose default comes from its environment variable when that is set.
-
-    The variable is ``PEAKDRILL_<LONG_FLAG>``, or ``env`` where that name would mean something else
-    in another command. A flag (``action="store_true"``) reads 1/0, true/false, yes/no; a repeatable
-    option (``action="append"``) reads a comma-separated list, to which the command line adds."""
-    flag = flags[-1]
-    name = env_name(flag, env)
-    value = os.environ.get(name)
-    action = kwargs.get("action")
-    if value is not None:
-        if action == "store_true":
-            if value.strip().lower() not in ENV_TRUE + ENV_FALSE:
-                raise SpecError(f"environment variable {name}", "", f"{quote(value)} is not a yes/no value",
-                                "set it to 1 or 0 (or unset it)")
-            default = value.strip().lower() in ENV_TRUE
-        elif action == "append":
-            default = [item.strip() for item in value.split(",") if item.strip()]
-        else:
-            default = value
-            if callable(kwargs.get("type")):
-                kwargs["type"] = _naming_env(kwargs["type"], name, value)
-        kwargs.pop("required", None)  # the environment gave it
-    shown = "" if default is None or action in ("store_true", "append") else f", default {default}"
-    added = parser.add_argument(*flags, default=default, help=f"{help} [env {name}{shown}]", **kwargs)
-    added.env = name  # read by the tests that keep every variable meaning one thing
-    return added
-
-
-def _naming_env(parse, name: str, env_value: str):
-    """``parse``, whose message says so when the bad value came from the environment variable."""
-    def parse_value(value: str):
-        try:
-            return parse(value)
-        except argparse.ArgumentTypeError as exc:
-            raise argparse.ArgumentTypeError(f"{exc} (from the environment: {name})" if value == env_value else str(exc)) from None
-    parse_value.__name__ = getattr(parse, "__name__", "value")
-    return parse_value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -101,6 +101,34 @@ class Interrupted(Event):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
+class WorkerJoined(Event):
+    """A Locust worker connected to the master (written by the master)."""
+
+    type: ClassVar[str] = "worker_joined"
+    worker: str
+    connected: int  # workers connected now
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class WorkerLost(Event):
+    """A worker left while the load ran: it quit, or the master stopped hearing its heartbeats."""
+
+    type: ClassVar[str] = "worker_lost"
+    worker: str
+    connected: int
+    how: str
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
+class GeneratorSaturated(Event):
+    """A load process sat at saturated CPU for several seconds: what it measured is suspect."""
+
+    type: ClassVar[str] = "generator_saturated"
+    source: str
+    cpu_percent: float
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
 class LoadStopped(Event):
     type: ClassVar[str] = "load_stopped"
     exit_code: int | None
@@ -172,6 +200,11 @@ def activate(bus: EventBus | None) -> None:
     """Make ``bus`` the target of :func:`publish` (``None`` when the drill ends)."""
     global _active_bus
     _active_bus = bus
+
+
+def in_a_run() -> bool:
+    """True while a peakdrill runner is running (its bus is active in this process)."""
+    return _active_bus is not None
 
 
 def publish(event: Event) -> None:

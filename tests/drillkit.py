@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_quick_drill(tmp_path: Path, shop_dir: str, steady_s: int = 30, fault_at_s: int = 10, outage_s: int = 8) -> Path:
+def write_quick_drill(tmp_path: Path, shop_dir: str, steady_s: int = 30, fault_at_s: int = 10, outage_s: int = 8,
+                      recovery_target_s: int = 20) -> Path:
     (tmp_path / "profile.yaml").write_text(f"""\
 name: quick
 think_time: {{min: 0.3s, max: 1s}}
@@ -23,7 +24,7 @@ name: quick
 target: {{shop_dir: {shop_dir}}}
 load: {{profile: profile.yaml, locustfile: {ROOT}/loadtests/locustfile.py}}
 timeline:
-  - {{at: {fault_at_s}s, experiment: {ROOT}/experiments/cache-outage.yaml, vars: {{outage_duration: {outage_s}}}, recovery_target: 20s}}
+  - {{at: {fault_at_s}s, experiment: {ROOT}/experiments/cache-outage.yaml, vars: {{outage_duration: {outage_s}}}, recovery_target: {recovery_target_s}s}}
 """)
     return drill
 

@@ -152,6 +152,61 @@ def leftovers(ns: Namespace) -> list[str]:
     return [line for line in (names + links).splitlines() if ns.name in line or ns.veth[:-1] in line]
 
 
+@dataclass(frozen=True)
+class Host:
+    name: str  # its network namespace
+    address: str  # its address on the test network
+
+
+def pids_in(namespace: str) -> list[int]:
+    out = subprocess.run(["ip", "netns", "pids", namespace], capture_output=True, text=True, timeout=15).stdout
+    return [int(pid) for pid in out.split()]
+
+
+@contextmanager
+def host_network(count: int) -> Iterator[list[Host]]:
+    """``count`` hosts on one network: each a namespace with one veth into a switch (a bridge in a
+    namespace of its own), all in 198.18.T.0/24. The machine's own interfaces, routes and loopback
+    are not touched; removing the namespaces (in ``finally``, after stopping whatever still runs in
+    them) removes every interface with them."""
+    token = secrets.token_hex(3)
+    third = int(token[:2], 16)
+    switch = f"pd-sw-{token}"
+    hosts = [Host(f"pd-h{index}-{token}", f"198.18.{third}.{10 + index}") for index in range(count)]
+    created: list[str] = []
+    try:
+        _ip("netns", "add", switch)
+        created.append(switch)
+        _ip("-n", switch, "link", "add", "br0", "type", "bridge")
+        _ip("-n", switch, "link", "set", "br0", "up")
+        for index, host in enumerate(hosts):
+            _ip("netns", "add", host.name)
+            created.append(host.name)
+            _ip("-n", host.name, "link", "add", "eth0", "type", "veth", "peer", "name", f"port{index}", "netns", switch)
+            _ip("-n", switch, "link", "set", f"port{index}", "master", "br0")
+            _ip("-n", switch, "link", "set", f"port{index}", "up")
+            _ip("-n", host.name, "addr", "add", f"{host.address}/24", "dev", "eth0")
+            _ip("-n", host.name, "link", "set", "eth0", "up")
+            _ip("-n", host.name, "link", "set", "lo", "up")
+        yield hosts
+    finally:
+        for name in reversed(created):
+            for pid in pids_in(name):  # only what this test started can be in a namespace it just made
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=15)
+
+
+def network_leftovers(hosts: list[Host]) -> list[str]:
+    """What of a :func:`host_network` is still on the machine: namespaces, links, processes."""
+    token = hosts[0].name.rsplit("-", 1)[1]
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True).stdout
+    return [line for line in (names + links).splitlines() if token in line]
+
+
 @contextmanager
 def redis_in_namespace(ns: Namespace, port: int = 6379) -> Iterator[int]:
     directory = Path(tempfile.mkdtemp(prefix="pd-nsredis-"))

@@ -17,7 +17,7 @@ from loadkit import finish, peakdrill, start_peakdrill, write_profile
 from peakdrill.chaos import client, load_burst, slo
 from peakdrill.chaos.target import allowed_hosts
 from peakdrill.drill.experiments import prepare
-from peakdrill.drill.scraper import SERVER_METRICS_FILE, MetricsScraper
+from peakdrill.run.scraper import SERVER_METRICS_FILE, MetricsScraper
 from peakdrill.errors import ChaosError, EgressRefusedError
 from peakdrill.exitcodes import ExitCode
 from peakdrill.histograms import Recorder

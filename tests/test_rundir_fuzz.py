@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from peakdrill.drill.live import LiveStats
+from peakdrill.run.live import LiveStats
 from peakdrill.errors import PeakdrillError
 from peakdrill.hdrcodec import COMPRESSION_COOKIE, ENCODING_COOKIE
 from peakdrill.report import score_run_dir

@@ -128,7 +128,7 @@ def test_a_run_without_rules_says_no_slo_set(tmp_path):
 def test_abort_rules_judge_the_last_seconds_of_the_selected_requests(tmp_path):
     """What the drill watcher checks every second: each abort rule over its own sustained window."""
     from peakdrill import events
-    from peakdrill.drill.watch import Clock, DrillWatcher, breach
+    from peakdrill.run.watch import Clock, DrillWatcher, breach
     from peakdrill.spec.drill import Abort, abort_rules
 
     run = make_run(tmp_path, recovery_lag_s=None)  # reads stay slow to the end

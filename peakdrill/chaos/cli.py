@@ -11,7 +11,7 @@ import argparse
 import time
 
 from peakdrill.chaos import ledger, lifecycle
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import PeakdrillError
 from peakdrill.shop.supervisor import DEFAULT_SHOP_DIR
 

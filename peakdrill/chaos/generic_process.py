@@ -287,7 +287,7 @@ def continue_processes(ledger_dir: str, params: dict) -> None:
 
 
 def _all_stopped(pids: list) -> bool:
-    """The first of ``pids`` is stopped, and so is every other that still exists (a child may end)."""
+    """The first of ``pids`` is stopped, and so is every other that still runs (a child may end)."""
     def state(pid: int, created: float) -> str:
         proc = procs.process(int(pid), float(created))
         try:
@@ -295,8 +295,10 @@ def _all_stopped(pids: list) -> bool:
         except psutil.NoSuchProcess:
             return "gone"
 
+    # A child that ended after the parent stopped stays a zombie until the (stopped) parent reaps it.
+    ended = (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD, "gone")
     states = [state(pid, created) for pid, created in pids]
-    return bool(states) and states[0] == psutil.STATUS_STOPPED and all(s in (psutil.STATUS_STOPPED, "gone") for s in states)
+    return bool(states) and states[0] == psutil.STATUS_STOPPED and all(s in ended for s in states)
 
 
 # -- healthy again -----------------------------------------------------------------------------

@@ -6,9 +6,11 @@
    ``ensure_experiment_is_valid``, and again from ``before_experiment_control``, which sees
    ``--var`` overrides and runs before the steady-state hypothesis. The message names the
    activity and the argument.
-2. The abort condition. During the method a thread scrapes the target's ``/metrics``; when the
-   5xx ratio or the p99 is past its bound for ``breaches`` checks in a row it interrupts the
-   experiment the way Chaos Toolkit itself offers (SIGUSR1: stop now, rollbacks still play).
+2. The abort condition of an experiment run alone (``chaos run``). During the method a thread
+   scrapes the target's ``/metrics``; when the 5xx ratio or the p99 is past its bound for
+   ``breaches`` checks in a row it interrupts the experiment the way Chaos Toolkit itself offers
+   (SIGUSR1: stop now, rollbacks still play). Inside a drill the runner owns the one abort policy
+   (the drill's abort rules, judged on the whole load's measurements), so the guard does not judge.
 """
 
 from __future__ import annotations
@@ -146,6 +148,8 @@ def before_method_control(context: dict, shop_dir: str = ".peakdrill/shop", max_
                           max_p99_ms: Any = 5000, check_every_s: Any = 2, breaches: Any = 2, url: str = "",
                           watch: Any = True, configuration: dict | None = None, **others: Any) -> None:
     if not watch:  # a system without peakdrill's /metrics (experiments/generic/): no abort condition to judge
+        return
+    if events.in_a_run():  # a drill: its runner's abort rules decide, one policy for the whole run
         return
     watcher = AbortWatcher(target(shop_dir, url, configuration), float(max_error_ratio), float(max_p99_ms), float(check_every_s), int(breaches))
     _watchers.append(watcher)

@@ -76,7 +76,7 @@ def gate(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    from peakdrill.cli import option
+    from peakdrill.options import option
 
     parser = subparsers.add_parser("baseline", help=BASELINE_HELP, description=BASELINE_HELP, epilog=BASELINE_EPILOG,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)

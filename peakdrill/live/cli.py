@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from peakdrill.argtypes import number
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.live import LiveOptions, LiveViews
 from peakdrill.live.progress import wanted as progress_bar_wanted
 

@@ -79,7 +79,7 @@ class DrillCollector:
         yield stage
         yield _gauge("peakdrill_stage_users", "Users the current stage asks for.", snap.stage_users)
         yield _gauge("peakdrill_users", "Users running, over every load process.", snap.users)
-        yield _gauge("peakdrill_workers", "Load processes reporting.", len(snap.workers_cpu))
+        yield _gauge("peakdrill_workers", "Load worker processes reporting (masters not counted).", snap.workers)
         cpu = GaugeMetricFamily("peakdrill_worker_cpu_ratio", "CPU busy of each load process (1 = one core).", labels=["worker"])
         for worker, percent in sorted(snap.workers_cpu.items()):
             cpu.add_metric([worker], percent / 100.0)

@@ -14,18 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from peakdrill import events
-from peakdrill.drill.live import LiveStats
-from peakdrill.drill.watch import breach
 from peakdrill.errors import RunDirError
 from peakdrill.histograms import Bucket
-from peakdrill.report.rundata import SATURATED_CPU_PERCENT
-from peakdrill.rundir import EVENTS_FILE, GENERATOR_FILE, JsonlTail, RunDir
-from peakdrill.rundir.records import HealthReader, Where
+from peakdrill.run.live import LiveStats
+from peakdrill.run.watch import breach
+from peakdrill.rundir import EVENTS_FILE, JsonlTail, RunDir
 from peakdrill.slo.model import RuleSet
 
 log = logging.getLogger(__name__)
 
 POLL_S = 1.0
+RECENT_HEALTH_S = 5.0  # a load process silent for longer is no longer counted as connected
 WAKE_ON = (events.FaultInjected, events.FaultRemoved, events.Abort, events.Interrupted, events.RunFinished)
 
 
@@ -52,6 +51,7 @@ class Snapshot:
     stage_users: int = 0
     measured: bool = False
     users: int = 0
+    workers: int = 0  # load processes reporting lately, other than masters
     workers_cpu: dict[str, float] = field(default_factory=dict)
     totals: dict[str, Bucket] = field(default_factory=dict)  # per endpoint, since the start
     faults: tuple[Fault, ...] = ()
@@ -72,12 +72,10 @@ class LiveFeed(threading.Thread):
         self.rundir, self.ruleset, self.groups, self.plan_name = run, ruleset, groups, plan_name
         self.stats = LiveStats(run.path)
         self._events = JsonlTail(run.path / EVENTS_FILE)
-        self._health = JsonlTail(run.path / GENERATOR_FILE)
-        self._health_reader = HealthReader()
         self._totals: dict[str, Bucket] = {}
         self._faults: dict[str, Fault] = {}
-        self._state: dict = {"stage": "", "stage_users": 0, "aborting": False, "interrupted": False,
-                             "finished": False, "saturated": False, "users": 0, "workers_cpu": {}}
+        self._saturated = False
+        self._state: dict = {"stage": "", "stage_users": 0, "aborting": False, "interrupted": False, "finished": False}
         self._meta: dict = {}
         self._halt = threading.Event()
         self._wake = threading.Event()
@@ -113,7 +111,6 @@ class LiveFeed(threading.Thread):
                 self._totals.setdefault(name, Bucket()).merge(bucket)
             for event in self._events.read_new():
                 self._event(event)
-            self._read_health()
             self.snapshot = self._snapshot()
 
     def _event(self, event: dict) -> None:
@@ -136,18 +133,6 @@ class LiveFeed(threading.Thread):
         elif kind == "run_finished":
             state["finished"] = True
 
-    def _read_health(self) -> None:
-        path = self.rundir.path / GENERATOR_FILE
-        for number, raw in self._health.read_numbered():
-            samples = self._health_reader.samples(raw, Where(path, number))
-            cpu = {s.source: s.cpu_percent for s in samples if s.cpu_percent is not None}
-            if cpu:
-                self._state["workers_cpu"] = cpu
-                self._state["saturated"] |= any(v >= SATURATED_CPU_PERCENT for v in cpu.values())
-            users = [s.users for s in samples if s.users is not None]
-            if users:
-                self._state["users"] = sum(users)
-
     def _stage_measured(self) -> bool:
         stage = next((s for s in self._meta.get("stages", ()) if s.get("name") == self._state["stage"]), None)
         return bool(stage and stage.get("measured"))
@@ -162,18 +147,29 @@ class LiveFeed(threading.Thread):
                 found[rule.id] = not verdict
         return found
 
+    def _generators(self) -> tuple[dict[str, float], int, int, bool]:
+        """(CPU % per load process reporting lately, users over them, workers among them, any saturated)."""
+        generators = self.stats.generators(RECENT_HEALTH_S)
+        if generators is None:
+            return {}, 0, 0, False
+        recent = self.stats.health(RECENT_HEALTH_S)
+        return ({source: sample.cpu_percent for source, sample in recent.items() if sample.cpu_percent is not None},
+                sum(sample.users or 0 for sample in recent.values()), generators.workers, bool(generators.saturated))
+
     def _snapshot(self) -> Snapshot:
         meta, state = self._meta, self._state
+        workers_cpu, users, workers, saturated = self._generators()
+        self._saturated = self._saturated or saturated  # once saturated, the run cannot pass
         stages = tuple(meta.get("stages") or ())
         load_duration = max((s["end_s"] for s in stages), default=0.0) - min((s["start_s"] for s in stages), default=0.0)
         return Snapshot(run_id=str(meta.get("run_id", "")), kind=str(meta.get("kind", "drill")), plan=self.plan_name,
                         start_ts=float(meta.get("start_ts") or 0.0), load_start_ts=meta.get("load_start_ts"),
                         load_duration_s=load_duration, stages=stages, stage=state["stage"],
-                        stage_users=state["stage_users"], measured=self._stage_measured(), users=state["users"],
-                        workers_cpu=dict(state["workers_cpu"]),
+                        stage_users=state["stage_users"], measured=self._stage_measured(), users=users,
+                        workers=workers, workers_cpu=workers_cpu,
                         totals={name: _copy(bucket) for name, bucket in self._totals.items()},
                         faults=tuple(self._faults.values()), rules=self._rules(), aborting=state["aborting"],
-                        interrupted=state["interrupted"], saturated=state["saturated"], finished=state["finished"])
+                        interrupted=state["interrupted"], saturated=self._saturated, finished=state["finished"])
 
 
 def _copy(bucket: Bucket) -> Bucket:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from peakdrill.drill.live import LiveStats
+from peakdrill.run.live import LiveStats
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket, merge_buckets
 from peakdrill.rundir.histfiles import load_buckets

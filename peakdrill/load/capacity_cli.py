@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
 from dataclasses import replace
 from pathlib import Path
 
 from peakdrill.argtypes import duration, number
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
-from peakdrill.drill.runner import RunMode, run_drill
+from peakdrill.options import option
 from peakdrill.errors import SpecError
-from peakdrill.load import STAGES_ENV
 from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,
                                      write_capacity)
 from peakdrill.live.cli import watching
@@ -21,13 +16,13 @@ from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
 from peakdrill.outputs import output_dir
 from peakdrill.report.capacity import CapacityStep
+from peakdrill.run.finish import finish_run
+from peakdrill.run.runner import RunMode, run_drill
 from peakdrill.slo.model import RuleSet
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.limits import MAX_RATE, MAX_USERS
 from peakdrill.spec.profile import Profile, load_profile
 
-# By path, like the profile shape: Locust must not be imported into this process.
-STEP_SHAPE_FILE = importlib.util.find_spec("peakdrill.load.step_shape").origin
 DEFAULT_HEADROOM = 0.30
 
 DESCRIPTION = """\
@@ -121,9 +116,7 @@ def handle(args: argparse.Namespace) -> int:
     print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
           f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
           f"errors > {search.error_ratio:.1%}", flush=True)
-    mode = RunMode(kind="capacity", shape_file=STEP_SHAPE_FILE,
-                   env=((STAGES_ENV, json.dumps([stage.model_dump(mode="json") for stage in stages])),),
-                   meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
+    mode = RunMode(kind="capacity", meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
     with watching(args, plan) as observers:
         run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode, observers=observers)
         _print_steps(write_capacity(run.path))

@@ -6,17 +6,16 @@ import argparse
 from pathlib import Path
 
 from peakdrill.argtypes import number
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
-from peakdrill.drill.load import Topology
-from peakdrill.drill.runner import RunMode, run_drill
 from peakdrill.errors import SpecError
 from peakdrill.live.cli import add_live_options, watching
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
-from peakdrill.load.worker import run_worker
+from peakdrill.options import add_rule_options, option, rules_from_args
 from peakdrill.outputs import output_dir
+from peakdrill.run.finish import finish_run
+from peakdrill.run.locust import Topology
+from peakdrill.run.runner import RunMode, run_drill
+from peakdrill.run.worker import WorkerOptions, run_worker
 from peakdrill.spec.limits import MAX_DURATION_S, MAX_LOCAL_WORKERS, MAX_REMOTE_WORKERS, MAX_SCALE
-from peakdrill.report.cli import add_rule_options, rules_from_args
 
 DESCRIPTION = """\
 Run a load profile through real Locust (a master and N local worker processes) against a target,
@@ -97,7 +96,10 @@ def handle(args: argparse.Namespace) -> int:
                         f"start at most {MAX_LOCAL_WORKERS} here; spread more over machines (--master / --worker)")
     if topology.role == "worker":
         output_dir(args.reports_dir, "--reports-dir")
-        return run_worker(load_options(args, host_required=False), topology, Path(args.reports_dir))
+        options = load_options(args, host_required=False)
+        return run_worker(WorkerOptions(locustfile=options.locustfile, profile_file=options.profile_file, scale=options.scale,
+                                        workers=options.workers, endpoints=options.endpoints, source=COMMAND_LINE),
+                          topology, Path(args.reports_dir))
     plan = build_load_plan(load_options(args))
     output_dir(args.reports_dir, "--reports-dir")  # once the run is known good: a refused run leaves nothing
     workers = (f"waiting for {plan.workers} remote worker(s) on port {topology.master_port}" if topology.role == "master"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from peakdrill.cli import option
-from peakdrill.drill.cli import finish_run
+from peakdrill.options import option
 from peakdrill.load.merge import merge_runs
+from peakdrill.run.finish import finish_run
 
 DESCRIPTION = """\
 Merge the run directories that several Locust masters wrote for one run (each master with its own

@@ -23,13 +23,14 @@ import gevent
 import psutil
 from locust import events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
+from peakdrill.events import JsonlEventWriter, WorkerJoined, WorkerLost
 from peakdrill.histograms import Recorder
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
-from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE
+from peakdrill.rundir import RUNNER_PID_ENV, STOP_REQUEST_FILE, RunDir
 
 keepalive.install()  # every Locust process imports this module: keep connections alive past fd 1024
 
@@ -110,10 +111,28 @@ def _keep_closing(book: SecondBook, own_health: Collector) -> None:
         book.close_due()
 
 
+def _watch_workers(environment: Environment, run_dir: Path, stopping: list[bool]) -> None:
+    """Put each worker that joins, and each that leaves while the load runs, on the run's timeline."""
+    timeline = JsonlEventWriter(run_dir, RunDir(run_dir).read_meta()["start_ts"])
+    connected: set[str] = set()
+    while True:
+        gevent.sleep(1.0)
+        clients = environment.runner.clients
+        now = {client.id for client in clients.all if client.state != STATE_MISSING}
+        for worker in sorted(now - connected):
+            timeline(WorkerJoined(worker=worker, connected=len(now)))
+        if not stopping:  # at the end the master itself lets every worker go
+            for worker in sorted(connected - now):
+                how = "missed its heartbeats" if worker in clients else "quit"
+                timeline(WorkerLost(worker=worker, connected=len(now), how=how))
+        connected = now
+
+
 def _install_master(environment: Environment, run_dir: Path) -> None:
     book = SecondBook(run_dir, f"master-{os.getpid()}")
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
     flushed: set[str] = set()
+    stopping: list[bool] = []  # non-empty once the test is stopping
 
     def on_worker_report(client_id, data):
         payload = data.get(PAYLOAD_KEY)
@@ -127,6 +146,7 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
     def collect_final_reports(**_):
         """Runs as the test stops (its end, an interrupt, a dead runner): Locust itself waits only
         half a second for the workers' last reports before it quits, which loses data under load."""
+        stopping.append(True)
         runner = environment.runner
         runner.send_message(FLUSH_MESSAGE)
         deadline = time.monotonic() + FINAL_REPORTS_WAIT_S
@@ -140,6 +160,7 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
     environment.events.quitting.add_listener(lambda **_: book.close_all())
     environment.runner.register_message(FINAL_MESSAGE, on_final)
     gevent.spawn(_keep_closing, book, own_health)
+    gevent.spawn(_watch_workers, environment, run_dir, stopping)
 
 
 def _install_local(environment: Environment, run_dir: Path) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from peakdrill.argtypes import duration, number
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import COMMAND_LINE, SpecError
 from peakdrill.outputs import output_file
 from peakdrill.replay.accesslog import read_access_log

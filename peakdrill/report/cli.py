@@ -6,13 +6,9 @@ Exit code: 0 PASS, 1 FAIL, 3 INCONCLUSIVE (2 for a usage or input error, raised 
 from __future__ import annotations
 
 import argparse
-import os
 
+from peakdrill.options import add_rule_options, option, rules_from_args
 from peakdrill.report.score import Score
-from peakdrill.slo.model import RuleSet
-from peakdrill.slo.parse import from_command_line
-
-THRESHOLD_ENV = "PEAKDRILL_THRESHOLD"
 
 HELP = "score a run directory and write score.json, report.html, report.md and junit.xml"
 DESCRIPTION = """\
@@ -29,8 +25,6 @@ examples:
 
 
 def register(subparsers) -> argparse.ArgumentParser:
-    from peakdrill.cli import option
-
     parser = subparsers.add_parser("report", help=HELP, description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/20261121-231500-demo")
     option(parser, "--output-dir", metavar="DIR", env="PEAKDRILL_REPORT_OUTPUT_DIR",
@@ -40,24 +34,6 @@ def register(subparsers) -> argparse.ArgumentParser:
     add_rule_options(parser, "instead of the rules the run recorded")
     parser.set_defaults(handler=run)
     return parser
-
-
-def add_rule_options(parser: argparse.ArgumentParser, instead: str) -> None:
-    from peakdrill.cli import option
-
-    option(parser, "--slo", metavar="FILE.yaml|PRESET",
-           help=f"score by this rule file (docs/slo.md) or preset (reference-shop), {instead}")
-    parser.add_argument("--threshold", action="append", metavar="'REQUESTS: METRIC BOUND'",
-                        help="a rule in k6 style, e.g. 'GET /api/products/[id]: p99 < 50ms' (repeatable; added to "
-                             f"--slo) [env {THRESHOLD_ENV}, several separated by ';']").env = THRESHOLD_ENV
-
-
-def rules_from_args(args: argparse.Namespace) -> RuleSet | None:
-    """The --slo and --threshold rules; None when neither is given."""
-    thresholds = list(args.threshold or [])
-    if not thresholds and os.environ.get(THRESHOLD_ENV):
-        thresholds = [t for t in os.environ[THRESHOLD_ENV].split(";") if t.strip()]
-    return from_command_line(args.slo, thresholds)
 
 
 def summary(score: Score) -> str:

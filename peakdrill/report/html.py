@@ -22,7 +22,7 @@ from peakdrill.report.stats import chart_series
 from peakdrill.report.servermetrics import cache_metrics
 
 TEMPLATE_NAME = "report.html.j2"
-NOTABLE_EVENTS = {"fault_injected", "fault_removed", "abort", "interrupted"}
+NOTABLE_EVENTS = {"fault_injected", "fault_removed", "abort", "interrupted", "worker_lost", "generator_saturated"}
 
 
 def _package_templates() -> Path:

@@ -20,7 +20,7 @@ from peakdrill.rundir import RunDir, RunMeta
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import (FaultWindow, describe_seconds, fault_windows, is_measured, overlaps,
                                       recovery_target_s, stage_at, timeline_entry)
-from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, UNITS, Rule, RuleSet, holds, measure
 from peakdrill.slo.parse import parse_section
 from peakdrill.slo.presets import reference_shop
 from peakdrill.slo.select import select
@@ -130,16 +130,6 @@ class RuleJudge:
             entry is not None and entry is timeline_entry(self.data, name))
 
     # -- judging -------------------------------------------------------------------------------
-    def value(self, rule: Rule, bucket: Bucket, seconds: int) -> float:
-        kind = rule.metric.kind
-        if kind == LATENCY:
-            return bucket.max_ms() if rule.metric.percentile is None else bucket.percentile_ms(rule.metric.percentile)
-        if kind == ERROR_RATIO:
-            return bucket.failures / bucket.count
-        if kind == SUCCESS_RATIO:
-            return (bucket.count - bucket.failures) / bucket.count
-        return bucket.count / seconds if seconds else 0.0
-
     def detail(self, rule: Rule, bucket: Bucket, seconds: int) -> str:
         if rule.metric.kind in (ERROR_RATIO, SUCCESS_RATIO):
             return f"{bucket.count - bucket.failures} of {bucket.count} succeeded ({bucket.failures} failed)"
@@ -168,14 +158,14 @@ class RuleJudge:
         if not bucket.count:
             return missing(f"no {rule.window} seconds" if not seconds else
                            f"no requests matching {', '.join(rule.requests)} in the {rule.window} window")
-        measured = _display(rule, self.value(rule, bucket, len(seconds)))
+        measured = _display(rule, measure(rule.metric, bucket, len(seconds)))
         # Judged as shown: the rounded figure against the bound in the same unit.
         verdict = PASS if holds(op, measured, target) else FAIL
         return Verdict(rule.id, rule.title, verdict, measured, target, unit, op, span,
                        self.detail(rule, bucket, len(seconds)), _text(measured, unit))
 
     def second_value(self, rule: Rule, series: Series, row: int) -> float:
-        """:meth:`value` of one second, read off the rule's per-second series."""
+        """The rule's metric in one second, read off its per-second series (as :func:`measure` reads a bucket)."""
         kind, count, failures = rule.metric.kind, int(series.count[row]), int(series.failures[row])
         if kind == LATENCY:
             return float(series.max[row] if rule.metric.percentile is None else series.p(rule.metric.percentile)[row])

@@ -45,7 +45,7 @@ from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, SERVER
                               RunStatus, iter_jsonl)
 from peakdrill.rundir.histfiles import Located, batches, decode, iter_all, iter_by_second
 from peakdrill.rundir.meta import DEFAULT_RECOVERY_TARGET_S, DEFAULT_SLO, Stage, TimelineEntry
-from peakdrill.rundir.records import Event, HealthReader, HealthSample, SecondSpan, Where, parse_event, parse_scrape
+from peakdrill.rundir.records import SATURATED_CPU_PERCENT, Event, HealthReader, HealthSample, SecondSpan, Where, parse_event, parse_scrape
 
 __all__ = ["ALL", "DEFAULT_RECOVERY_TARGET_S", "DEFAULT_SLO", "FINISHED_OK", "Event", "Group", "Health",
            "RunData", "RunInfo", "Series", "Stage", "TimelineEntry", "Window", "load_run"]
@@ -53,7 +53,6 @@ __all__ = ["ALL", "DEFAULT_RECOVERY_TARGET_S", "DEFAULT_SLO", "FINISHED_OK", "Ev
 ALL = "*"
 CHARTED = "charted"  # every endpoint but the CS first-response pseudo-endpoint (it spans seconds)
 FINISHED_OK = RunStatus.COMPLETED.value
-SATURATED_CPU_PERCENT = 90.0
 RunInfo = RunMeta
 
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from peakdrill.report.rundata import SATURATED_CPU_PERCENT, RunData
+from peakdrill.rundir.records import SATURATED_SECONDS
 from peakdrill.report.windows import describe_seconds, is_measured, spans
 from peakdrill.safety import REFUSED_PREFIX
-
-SATURATED_SECONDS = 3
 
 
 def status_reason(data: RunData) -> str:

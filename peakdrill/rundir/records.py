@@ -129,6 +129,9 @@ def parse_health_v1(record: dict, where: Where) -> HealthSample:
                         achieved_rps=real(record, "achieved_rps", where, None, minimum=0), requests=requests)
 
 
+# A load process at or above this CPU share cannot be trusted to send what it was told to.
+SATURATED_CPU_PERCENT = 90.0
+SATURATED_SECONDS = 3  # ... for this many consecutive seconds (a spawn's spike is not saturation)
 HEALTH_COLUMNS = ("cpu_percent", "users", "rps", "intended_rps", "achieved_rps")
 _COLUMNS = HEALTH_COLUMNS + ("requests",)
 

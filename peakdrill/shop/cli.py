@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import ShopError
 from peakdrill.shop import supervisor
 from peakdrill.shop.state import load_state, state_path

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from peakdrill.argtypes import number
-from peakdrill.cli import option
+from peakdrill.options import option
 from peakdrill.errors import SizingError, quote
 from peakdrill.outputs import output_dir, output_file
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed

@@ -13,6 +13,8 @@ from peakdrill.errors import quote
 import re
 from dataclasses import dataclass
 
+from peakdrill.histograms import Bucket
+
 LATENCY, ERROR_RATIO, SUCCESS_RATIO, RPS = "latency", "error_ratio", "success_ratio", "rps"
 OPERATORS = ("<=", ">=", "<", ">")
 WINDOWS = ("steady", "whole", "recovery")
@@ -129,6 +131,17 @@ class Rule:
         if self.abort:
             result |= {"abort": True, "sustained": self.sustained_s}
         return result
+
+
+def measure(metric: Metric, bucket: Bucket, seconds: int) -> float:
+    """The metric over a merged bucket of ``seconds`` seconds, in the canonical unit; the bucket has requests."""
+    if metric.kind == LATENCY:
+        return bucket.max_ms() if metric.percentile is None else bucket.percentile_ms(metric.percentile)
+    if metric.kind == ERROR_RATIO:
+        return bucket.failures / bucket.count
+    if metric.kind == SUCCESS_RATIO:
+        return (bucket.count - bucket.failures) / bucket.count
+    return bucket.count / seconds if seconds else 0.0
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -41,6 +42,20 @@ def parse_duration(value: object) -> float:
     if seconds > MAX_DURATION_S:
         raise ValueError(f"{quote(value)} is longer than {MAX_DURATION_S / 86_400:g} days; durations are at most that")
     return seconds
+
+
+def parse_utc_time(value: str) -> float:
+    """The Unix time of an ISO 8601 instant with its zone (``2026-11-11T00:00:00Z``, ``...+01:00``).
+
+    A time without its zone is refused: masters on machines in different zones would read it
+    differently, which is exactly what a common start time must not allow."""
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{quote(value)} is not a time; write a UTC time like 2026-11-11T00:00:00Z") from None
+    if parsed.utcoffset() is None:
+        raise ValueError(f"{quote(value)} has no time zone; write it in UTC, like 2026-11-11T00:00:00Z")
+    return parsed.astimezone(timezone.utc).timestamp()
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -18,13 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill import events
-from peakdrill.drill.live import LiveStats
-from peakdrill.slo.model import ERROR_RATIO, LATENCY, RPS, SUCCESS_RATIO, Rule
+from peakdrill.run.live import LiveStats
+from peakdrill.run.schedule import stage_at
+from peakdrill.slo.model import ERROR_RATIO, LATENCY, SUCCESS_RATIO, Rule, measure
 from peakdrill.slo.select import select
 from peakdrill.spec.profile import Stage
 
 PROGRESS_EVERY_S = 5.0
 MIN_REQUESTS_FOR_ABORT = 20
+# Workers report every few seconds: a process is "connected" if it reported this close to the newest report.
+GENERATOR_WINDOW_S = 5.0
 
 
 @dataclass(slots=True, frozen=True)
@@ -43,12 +46,8 @@ class Clock:
         return time.time() - self.load_start_ts
 
     def stage_at(self, load_elapsed: float) -> str:
-        elapsed = load_elapsed
-        for stage in self.stages:
-            if elapsed < stage.duration:
-                return stage.name
-            elapsed -= stage.duration
-        return "ending"
+        stage = stage_at(self.stages, load_elapsed)
+        return stage.name if stage else "ending"
 
 
 class DrillWatcher(threading.Thread):
@@ -62,6 +61,7 @@ class DrillWatcher(threading.Thread):
         self.in_experiment = threading.Event()
         self.aborted = threading.Event()
         self._halt = threading.Event()
+        self._saturated: set[str] = set()  # load processes already put on the timeline as saturated
 
     def run(self) -> None:
         last_progress = 0.0
@@ -69,6 +69,7 @@ class DrillWatcher(threading.Thread):
             self.live.poll()
             if not self.aborted.is_set():
                 self._check_abort()
+            self._note_saturation()
             now = time.monotonic()
             if self.show_progress and now - last_progress >= PROGRESS_EVERY_S:
                 last_progress = now
@@ -83,13 +84,23 @@ class DrillWatcher(threading.Thread):
             if self.in_experiment.is_set():
                 os.kill(os.getpid(), signal.SIGUSR1)
 
+    def _note_saturation(self) -> None:
+        generators = self.live.generators(GENERATOR_WINDOW_S)
+        for source in generators.saturated if generators else ():
+            if source not in self._saturated:
+                self._saturated.add(source)
+                self.bus.publish(events.GeneratorSaturated(source=source, cpu_percent=self.live.cpu_percent(source)))
+
     def _print_progress(self) -> None:
         elapsed, load_elapsed = self.clock.elapsed(), self.clock.load_elapsed()
         window = self.live.window(5)
         figures = "waiting for the first reports"
         if window is not None:
             figures = f"{window.rps:6.1f} req/s | p95 {window.p95_ms:7.1f} ms | errors {window.error_ratio:6.2%}"
-        print(f"[t={elapsed:5.0f}s] {self.clock.stage_at(load_elapsed):<10} | {figures} | {self.next_fault(load_elapsed)}", flush=True)
+        generators = self.live.generators(GENERATOR_WINDOW_S)
+        load = f" | {generators.text}" if generators else ""
+        print(f"[t={elapsed:5.0f}s] {self.clock.stage_at(load_elapsed):<10} | {figures}{load} | "
+              f"{self.next_fault(load_elapsed)}", flush=True)
 
     def stop(self) -> None:
         self._halt.set()
@@ -104,9 +115,7 @@ def breach(live: LiveStats, rule: Rule, groups: dict) -> str | None:
     if bucket is None or bucket.count < MIN_REQUESTS_FOR_ABORT:
         return None
     kind = rule.metric.kind
-    measured = {ERROR_RATIO: lambda: bucket.failures / bucket.count,
-                SUCCESS_RATIO: lambda: 1 - bucket.failures / bucket.count,
-                RPS: lambda: bucket.count / seconds}.get(kind, lambda: bucket.percentile_ms(rule.metric.percentile or 100))()
+    measured = measure(rule.metric, bucket, seconds)
     if rule.bound.holds(measured):
         return ""
     shown = f"{measured:.0%}" if kind in (ERROR_RATIO, SUCCESS_RATIO) else f"{measured:.0f}" + (" ms" if kind == LATENCY else "/s")
@@ -116,7 +125,8 @@ def breach(live: LiveStats, rule: Rule, groups: dict) -> str | None:
 def print_timeline_event(start_ts: float) -> Callable[[events.Event], None]:
     """A bus handler that shows faults and aborts on the console as they happen."""
 
-    shown = (events.FaultInjected, events.FaultRemoved, events.ExperimentStarted, events.ExperimentFinished)
+    shown = (events.FaultInjected, events.FaultRemoved, events.ExperimentStarted, events.ExperimentFinished,
+             events.GeneratorSaturated)
 
     def handler(event: events.Event) -> None:
         if isinstance(event, shown):

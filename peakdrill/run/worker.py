@@ -1,4 +1,5 @@
-"""``peakdrill load --worker``: Locust worker processes that join a master on another machine.
+"""Locust worker processes that join a master on another machine (``peakdrill load --worker``,
+``peakdrill drill --worker``; plain ``locust --worker`` joins the same way).
 
 A worker records nothing itself: its measurements travel to the master inside Locust's own
 reports, and the master writes the run directory. Only Locust's log is kept here.
@@ -7,19 +8,30 @@ reports, and the master writes the run directory. Only Locust's log is kept here
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 
-from peakdrill.drill.load import LoadSpec, LocustProcess, Topology
-from peakdrill.errors import DrillError
-from peakdrill.load.plan import LoadOptions, positive
+from peakdrill.errors import DrillError, SpecError
 from peakdrill.rundir import new_run_id
+from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.spec.endpoints import endpoints_env, load_endpoint_map
 from peakdrill.spec.profile import load_profile
 
 
-def run_worker(options: LoadOptions, topology: Topology, reports_dir: Path) -> int:
+@dataclass(slots=True, frozen=True)
+class WorkerOptions:
+    locustfile: Path
+    profile_file: Path
+    scale: float
+    workers: int
+    endpoints: Path | None  # the target's endpoint map; None: the reference shop's paths
+    source: str  # where these settings came from, for errors: "the command line" or the drill file
+
+
+def run_worker(options: WorkerOptions, topology: Topology, reports_dir: Path) -> int:
     """Run until the master ends the test (exit 0), or until Ctrl-C / SIGTERM (exit 3)."""
-    positive(options.workers, "--workers", "pass --workers 1 or more")
+    if not options.workers > 0:
+        raise SpecError(options.source, "--workers", f"{options.workers!r} is not above 0", "pass --workers 1 or more")
     # The journeys read think time and mix from the profile, so a bad one must fail here, not in Locust.
     profile = load_profile(options.profile_file)
     if options.endpoints is not None:
@@ -27,7 +39,7 @@ def run_worker(options: LoadOptions, topology: Topology, reports_dir: Path) -> i
     log_dir = reports_dir / new_run_id(f"{profile.name}-worker")
     log_dir.mkdir(parents=True, exist_ok=True)
     locust = LocustProcess(LoadSpec(locustfile=options.locustfile, profile=options.profile_file, scale=options.scale,
-                                    workers=options.workers, host=options.host, run_dir=log_dir, topology=topology,
+                                    workers=options.workers, host="", run_dir=log_dir, topology=topology,
                                     env=endpoints_env(options.endpoints)))
     previous_sigterm = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -5,7 +5,7 @@ whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is
 honest status so the report can still be written from what was recorded.
 
 ``peakdrill load`` and ``peakdrill capacity`` are drills without a timeline: they run through
-here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology and shape,
+here too, with a :class:`RunMode` saying what differs (run.json kind, Locust topology,
 and when to end the load early).
 """
 
@@ -25,10 +25,11 @@ from pathlib import Path
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
 from peakdrill.drill.experiments import run_step
-from peakdrill.drill.load import SHAPE_FILE, LoadSpec, LocustProcess, Topology
+from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
 from peakdrill.drill.plan import DrillPlan
-from peakdrill.drill.scraper import MetricsScraper
-from peakdrill.drill.watch import Clock, DrillWatcher, print_timeline_event
+from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stages_json, utc_text
+from peakdrill.run.scraper import MetricsScraper
+from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist
@@ -53,9 +54,13 @@ class RunMode:
 
     kind: str = "drill"
     topology: Topology = Topology()
-    shape_file: str = SHAPE_FILE
-    env: tuple[tuple[str, str], ...] = ()
     meta: dict = field(default_factory=dict)  # extra run.json fields, written at the start
+    # False: record the timeline in run.json but inject nothing (a shard other than 0 of several masters).
+    run_timeline: bool = True
+    # The instant (Unix time) the load's first stage starts, shared by several masters; None: at once.
+    start_at_ts: float | None = None
+    # Added to the run id: shards of one drill start in the same second and must not share an id.
+    run_suffix: str = ""
     # Polled while the load runs with the run directory; a non-empty reason ends the load early.
     stop_when: Callable[[Path], str] | None = None
 
@@ -117,6 +122,8 @@ class DrillRun:
         """The load clock starts at the profile shape's first tick, which it writes to events.jsonl."""
         topology = self.mode.topology
         timeout = LOAD_START_TIMEOUT_S + (topology.wait_for_workers_s if topology.role == "master" else 0)
+        if self.mode.start_at_ts is not None:
+            timeout += max(0.0, self.mode.start_at_ts - time.time())
         deadline = time.monotonic() + timeout
         events_file = self.run.path / events.EVENTS_FILE
         while time.monotonic() < deadline:
@@ -146,6 +153,8 @@ class DrillRun:
     def _next_fault(self, load_elapsed: float) -> str:
         if not self.plan.steps:
             return "no faults planned"
+        if not self.mode.run_timeline:
+            return "faults: shard 0 runs them"
         upcoming = [step for step in self.plan.steps if step.at_s > load_elapsed]
         if not upcoming:
             return "no more faults"
@@ -160,7 +169,7 @@ class DrillRun:
         clock = Clock(run_start_ts=start_ts, load_start_ts=load_start, stages=plan.stages)
         self.watcher = DrillWatcher(self.run.path, clock, plan.abort_rules, plan.drill.endpoints.model_dump(), self.bus, self._next_fault, self.show_progress)
         self.watcher.start()
-        for step in plan.steps:
+        for step in plan.steps if self.mode.run_timeline else ():
             if not self._sleep_until(load_start + step.at_s):
                 break
             self.watcher.in_experiment.set()
@@ -179,11 +188,18 @@ class DrillRun:
         self.status = "aborted" if self.watcher.aborted.is_set() else "completed"
 
 
+def _locust_env(plan: DrillPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
+    """What Locust's shape and journeys need: the stages (already scaled and sharded), the endpoint
+    map, the common start."""
+    env = (*plan.locust_env, (STAGES_ENV, stages_json(plan.stages)))
+    return env + (((START_AT_ENV, utc_text(mode.start_at_ts)),) if mode.start_at_ts is not None else ())
+
+
 def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode(),
               observers: tuple = ()) -> RunDir:
     """Run ``plan``; each observer (e.g. :class:`peakdrill.live.LiveViews`) gets ``start(run, bus)``
     once the run directory exists and ``finish()`` once the run has ended."""
-    run = RunDir.create(reports_dir, plan.drill.name)
+    run = RunDir.create(reports_dir, plan.drill.name + mode.run_suffix)
     start_ts = time.time()
     run.write_meta(_initial_meta(plan, run, start_ts, mode))
     bus = events.EventBus()
@@ -195,7 +211,7 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
 
     locust = LocustProcess(LoadSpec(locustfile=Path(plan.drill.load.locustfile), profile=plan.profile_file, scale=plan.scale,
                                     workers=plan.workers, host=plan.target_url, run_dir=run.path,
-                                    topology=mode.topology, shape_file=mode.shape_file, env=plan.locust_env + mode.env,
+                                    topology=mode.topology, env=_locust_env(plan, mode),
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
