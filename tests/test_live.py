@@ -201,6 +201,13 @@ def test_prometheus_scraping_a_drill_sees_its_requests_faults_and_latency(live_d
     _, first = series[windows[0][0]]
     assert sum(v == 1 for _, v in first) >= 3 and sum(v == 0 for _, v in first) >= 3, first  # both states scraped
 
+    # The load's state: the stage, one local worker with its CPU, the stop seen as aborting and inconclusive.
+    assert {labels["stage"] for labels, _ in prom.samples("peakdrill_stage", end)} == {"warm-up", "steady"}
+    assert max(v for _, v in prom.samples("peakdrill_workers", end)[0][1]) == 1
+    assert max(v for _, series in prom.samples("peakdrill_worker_cpu_ratio", end) for _, v in series) > 0
+    assert prom.samples("peakdrill_run_aborting", end)[0][1][-1][1] == 1
+    assert prom.samples("peakdrill_run_inconclusive", end)[0][1][-1][1] == 1
+
     # histogram_quantile lands within one bucket of the report's percentile.
     score = json.loads((run_dir / "score.json").read_text())
     busiest = max(score["endpoints"], key=lambda e: e["count"])
