@@ -129,6 +129,7 @@ SHARED = {
     "PEAKDRILL_THINK_MAX": "replayed profile's think time",
     "PEAKDRILL_SLO": "the SLO rule file or preset a run is scored by",
     "PEAKDRILL_THRESHOLD": "extra SLO rules, k6 style",
+    "PEAKDRILL_INTEGRITY": "the data-integrity file naming the reconcilers (docs/integrity.md)",
     "PEAKDRILL_WORKER": "be Locust worker processes of a master elsewhere",
     "PEAKDRILL_MASTER_HOST": "(worker) the master's address",
     "PEAKDRILL_MASTER_BIND_HOST": "(master) the interface workers connect to",

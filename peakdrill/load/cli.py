@@ -36,6 +36,10 @@ examples:
   peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
       --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
 
+  # did every acknowledged order reach the database? (docs/integrity.md)
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \
+      --integrity perf/integrity.yaml
+
   # across machines: the master (records and reports) and two machines of 4 workers each
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
       --master --workers 8 --master-bind-host 0.0.0.0 --master-port 5557
@@ -61,6 +65,8 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
                 "default: the reference shop's paths")
     add_rule_options(parser, "instead of the default (the reference-shop preset with the shop's own locustfile, "
                              "no rules with another)")
+    option(parser, "--integrity", metavar="FILE",
+           help="reconcile what the target acknowledged with its system of record after the load (docs/integrity.md)")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
@@ -75,7 +81,8 @@ def load_options(args: argparse.Namespace, host_required: bool = True) -> LoadOp
     return LoadOptions(profile_file=Path(args.profile_file), host=args.host or "", scale=args.scale, workers=args.workers,
                        locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()),
                        endpoints=Path(args.endpoints) if args.endpoints else None, rules=rules,
-                       rules_source=args.slo if args.slo else COMMAND_LINE)
+                       rules_source=args.slo if args.slo else COMMAND_LINE,
+                       integrity=Path(args.integrity) if getattr(args, "integrity", None) else None)
 
 
 def _topology(args: argparse.Namespace) -> Topology:
