@@ -103,6 +103,29 @@ def _charts(page: DevTools, until, timeout: float) -> list[dict]:
     raise AssertionError(f"the live page never showed what was expected; last seen: {charts}")
 
 
+PRESS_STOP = """(function (token) {
+  var field = document.getElementById('stop-token'), button = document.getElementById('stop-button');
+  if (!field || !button) { return false; }
+  field.value = token; button.click(); return true; })(%s)"""
+
+
+def _press_stop(page: DevTools, token: str) -> str:
+    """Type the token and press the button as a person would; the page may be reloading itself, so
+    retry until the answer page is shown. Returns its message."""
+    deadline, message = time.time() + 30, ""
+    while time.time() < deadline:
+        try:
+            if page.evaluate(PRESS_STOP % json.dumps(token)):
+                time.sleep(1.0)
+            message = page.evaluate("(document.getElementById('live-message') || {}).textContent || ''")
+        except AssertionError:  # the page was between two documents
+            message = ""
+        if message:
+            return message
+        time.sleep(0.5)
+    raise AssertionError("the stop button never answered")
+
+
 def _status(request: urllib.request.Request) -> int:
     try:
         with urllib.request.urlopen(request, timeout=10) as reply:
@@ -139,10 +162,7 @@ def live_drill(shop, tmp_path_factory):
             time.sleep(0.3)
         wrong = _status(urllib.request.Request(url + "stop", data=b"token=guess", method="POST"))
         get_stop = _status(urllib.request.Request(url + "stop"))
-        page.evaluate(f"document.getElementById('stop-token').value = {json.dumps(token)}; "
-                      "document.getElementById('stop-button').click(); true")
-        time.sleep(1.5)
-        message = page.evaluate("(document.getElementById('live-message') || {}).textContent || ''")
+        message = _press_stop(page, token)
         process.wait(timeout=120)
         lines.join(timeout=10)
         yield LiveDrill(process.returncode, "".join(lines.lines), run_dir, prometheus, before, in_fault, wrong, get_stop,
