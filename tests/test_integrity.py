@@ -315,3 +315,27 @@ def test_an_integrity_rule_naming_no_reconciled_kind_stops_the_run_before_it_sta
                      "--threshold", "*: lost == 0", "--reports-dir", str(tmp_path / "reports"), timeout=60)
     assert none.returncode == 2 and "reconciled: none" in none.stderr, none.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_integrity_rules_judge_kinds_over_the_whole_run_or_one_fault_window():
+    from peakdrill.report.integrity import integrity_verdict
+    from peakdrill.slo.parse import parse_threshold
+
+    window = {"fault": "app-worker-killed", "fault_id": "app-worker-killed@7", "experiment": "x/app-node-crash.yaml",
+              "acknowledged": 40, "lost": 1, "duplicated": 0, "phantom": 2, "lost_ids": ["17"], "phantom_ids": ["k1", "k2"]}
+    document = {"kinds": [
+        {"kind": "order", "status": "reconciled", "acknowledged": 100, "lost": 1, "lost_ids": ["17"], "duplicated": 0,
+         "phantom": 2, "phantom_ids": ["k1", "k2"], "windows": [window]},
+        {"kind": "payment", "status": "inconclusive", "reason": "http reconciler: no answer within 60 s"}]}
+
+    def judged(text: str):
+        return integrity_verdict(parse_threshold(text), document)
+
+    assert (judged("order: lost == 0").verdict, judged("order: lost == 0").measured) == ("FAIL", 1.0)
+    assert "order 17" in judged("order: lost == 0").detail
+    assert judged("order: phantom <= 2 in during:app-node-crash").verdict == "PASS"  # the experiment's stem
+    assert judged("order: phantom == 0 in during:app-worker-killed").verdict == "FAIL"
+    assert judged("order: lost == 0 in during:cache-outage").verdict == "INCONCLUSIVE"  # no such fault
+    assert judged("*: duplicated == 0").verdict == "INCONCLUSIVE"  # the payment reconciler failed: never PASS
+    assert "no answer within 60 s" in judged("payment: duplicated == 0").detail
+    assert integrity_verdict(parse_threshold("*: lost == 0"), None).verdict == "INCONCLUSIVE"
