@@ -7,6 +7,7 @@ from pathlib import Path
 
 from peakdrill.argtypes import number
 from peakdrill.errors import SpecError
+from peakdrill.live.cli import add_live_options, watching
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
 from peakdrill.options import add_rule_options, option, rules_from_args
 from peakdrill.outputs import output_dir
@@ -36,7 +37,7 @@ examples:
       --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
 
   # did every acknowledged order reach the database? (docs/integrity.md)
-  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
       --integrity perf/integrity.yaml
 
   # across machines: the master (records and reports) and two machines of 4 workers each
@@ -69,6 +70,7 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    add_live_options(parser)
     return parser
 
 
@@ -111,9 +113,10 @@ def handle(args: argparse.Namespace) -> int:
                else f"{plan.workers} local worker process(es)")
     print(f"peakdrill: load {plan.profile.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {workers}", flush=True)
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress,
-                    mode=RunMode(kind="load", topology=topology))
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress,
+                        mode=RunMode(kind="load", topology=topology), observers=observers)
+        return finish_run(run, args.no_report)
 
 
 def register(subparsers) -> None:

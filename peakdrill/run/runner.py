@@ -197,7 +197,10 @@ def _locust_env(plan: DrillPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
     return env + (((START_AT_ENV, utc_text(mode.start_at_ts)),) if mode.start_at_ts is not None else ())
 
 
-def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode()) -> RunDir:
+def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode(),
+              observers: tuple = ()) -> RunDir:
+    """Run ``plan``; each observer (e.g. :class:`peakdrill.live.LiveViews`) gets ``start(run, bus)``
+    once the run directory exists and ``finish()`` once the run has ended."""
     run = RunDir.create(reports_dir, plan.drill.name + mode.run_suffix)
     start_ts = time.time()
     run.write_meta(_initial_meta(plan, run, start_ts, mode))
@@ -221,6 +224,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
     events.activate(bus)
     try:
         bus.publish(events.RunStarted(run_id=run.run_id))
+        for observer in observers:
+            observer.start(run, bus)
         scraper.start()
         if integrity is not None:
             integrity.start()
@@ -248,6 +253,8 @@ def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mo
             end_ts = time.time()
             run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
             bus.publish(events.RunFinished(status=drill.status))
+            for observer in observers:
+                observer.finish()
         finally:
             events.activate(None)
             logging.getLogger("chaostoolkit").removeHandler(chaos_log)
