@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from peakdrill.errors import COMMAND_LINE, SpecError, quote
+from peakdrill.run.plan import END_GRACE_S, RunPlan
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.slo.model import RuleSet
 from peakdrill.slo.presets import REFERENCE_SHOP, preset
