@@ -17,13 +17,15 @@ venv: $(STAMP)
 
 # Debian packages: Chromium renders the HTML report in the browser test; PostgreSQL (server and
 # pgbench) backs `shop up --db postgres` and the generic drivers' tests; iptables sets the
-# network partition inside a namespace (experiments/generic/); iproute2 creates the namespaces.
+# network partition inside a namespace (experiments/generic/); iproute2 creates the namespaces;
+# Prometheus scrapes a running drill in tests/test_live.py (its own binary and config, never the service).
 system-deps:
 	@missing=""; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql postgresql-contrib"; \
 	  command -v iptables >/dev/null 2>&1 || [ -x /usr/sbin/iptables ] || missing="$$missing iptables"; \
 	  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing="$$missing iproute2"; \
+	  command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	  [ -z "$$missing" ] || { \
 	    if [ "$$(id -u)" != 0 ]; then echo "make: missing Debian packages:$$missing; run 'sudo apt-get install$$missing'" >&2; exit 2; fi; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }

@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     from peakdrill.chaos import cli as chaos_cli
     from peakdrill.drill import cli as drill_cli
     from peakdrill.gate import cli as gate_cli
+    from peakdrill.integrity import cli as integrity_cli
     from peakdrill.load import capacity_cli, merge_cli
     from peakdrill.load import cli as load_cli
     from peakdrill.replay import cli as profile_cli
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     option(parser, "-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (shop_cli, drill_cli, report_cli, profile_cli, chaos_cli, load_cli, capacity_cli, merge_cli, sizing_cli,
-                   gate_cli):
+                   gate_cli, integrity_cli):
         module.register(subparsers)
     for command in all_parsers(parser):
         command.epilog = (command.epilog or "").rstrip("\n") + ("\n\n" if command.epilog else "") + table() + "\n"

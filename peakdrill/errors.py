@@ -64,6 +64,11 @@ class DrillError(PeakdrillError):
     """A drill could not run to its end (a process failed to start, an experiment failed to load)."""
 
 
+class ReconcileError(PeakdrillError):
+    """A system of record could not be asked for what it stored (unreachable, refused, timed out,
+    an unusable answer); the integrity verdict is then INCONCLUSIVE, never PASS."""
+
+
 class DependencyError(ShopError):
     """A provider the shop calls (payment gateway, courier, chat bot) failed, timed out, refused
     the connection, or its circuit breaker is open; the caller degrades instead of failing."""

@@ -95,6 +95,18 @@ class Abort(Event):
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
+class Reconciled(Event):
+    """The acknowledgements were reconciled against the systems of record (reconciliation.json)."""
+
+    type: ClassVar[str] = "reconciled"
+    kinds: int
+    lost: int
+    duplicated: int
+    phantom: int
+    inconclusive: int
+
+
+@dataclass(slots=True, frozen=True, kw_only=True)
 class Interrupted(Event):
     type: ClassVar[str] = "interrupted"
     signal: str

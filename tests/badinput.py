@@ -187,7 +187,7 @@ Argparse's own errors (an option's value) print the usage lines first; the table
 
 Beyond these examples, `tests/test_fuzz_specs.py` feeds every spec loader (drills, profiles, endpoint
 maps, calibrations, CSV counts, access logs, the chaos provider's argument checks, experiment files,
-option values) random and mutated inputs: each must give a valid result or a `PeakdrillError`,
+option values, integrity files) random and mutated inputs: each must give a valid result or a `PeakdrillError`,
 never another exception and never a hang; under `CI=true` at least 2,000 inputs per loader family.
 Its hostile-input strategies and the property live in `tests/fuzzkit.py`, for any other reader.
 (Running as root, an unreadable file cannot be made; it takes the same path as the symlink loop.)

@@ -1,7 +1,10 @@
 """A small HTTP service that is not the reference shop, with a latency knob.
 
 ``GET /item`` and ``GET /cart`` answer after the knob's latency (``/cart`` takes twice as long);
-``PUT /knob?ms=N`` turns the knob while it runs. It listens on port 0 and writes its URL to
+``PUT /knob?ms=N`` turns the knob while it runs.
+``POST /bookings {"ref"}`` stores a booking and answers its id; ``GET /bookings`` lists what is stored
+(``{"bookings": [{"id", "ref"}]}``), the system of record a data-integrity check asks;
+``PUT /knob?drop=N`` makes it acknowledge the N-th next booking without storing it (a lost write). It listens on port 0 and writes its URL to
 ``--url-file``, so tests never fight over a port. Run it as its own process (``python
 tests/knob_server.py --latency-ms 10 --url-file F``); :func:`knob_server` does that and stops it in
 ``finally``.
@@ -13,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +31,10 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body go out as two writes: with Nagle's algorithm the second waits for a delayed ACK.
     disable_nagle_algorithm = True
     latency_ms = 10.0
+    bookings: list[dict] = []
+    drop_at = 0  # the booking number acknowledged but never stored; 0: none
+    created = 0
+    lock = threading.Lock()
 
     def _answer(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -38,6 +46,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         path = urlsplit(self.path).path
+        if path == "/bookings":
+            with Handler.lock:
+                self._answer(200, {"bookings": list(Handler.bookings)})
+            return
         factor = {"/item": 1.0, "/cart": 2.0}.get(path)
         if factor is None:
             self._answer(404, {"error": "no such path"})
@@ -45,10 +57,26 @@ class Handler(BaseHTTPRequestHandler):
         time.sleep(Handler.latency_ms * factor / 1000)
         self._answer(200, {"path": path, "latency_ms": Handler.latency_ms * factor})
 
+    def do_POST(self) -> None:  # noqa: N802
+        if urlsplit(self.path).path != "/bookings":
+            self._answer(404, {"error": "no such path"})
+            return
+        ref = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}").get("ref")
+        with Handler.lock:
+            Handler.created += 1
+            booking = {"id": f"bk-{Handler.created}", "ref": ref}
+            if Handler.created != Handler.drop_at:
+                Handler.bookings.append(booking)
+        self._answer(201, booking)
+
     def do_PUT(self) -> None:  # noqa: N802
         query = parse_qs(urlsplit(self.path).query)
-        Handler.latency_ms = float(query["ms"][0])
-        self._answer(200, {"latency_ms": Handler.latency_ms})
+        if "ms" in query:
+            Handler.latency_ms = float(query["ms"][0])
+        if "drop" in query:
+            with Handler.lock:
+                Handler.drop_at = Handler.created + int(query["drop"][0])
+        self._answer(200, {"latency_ms": Handler.latency_ms, "drop_at": Handler.drop_at})
 
     def log_message(self, *args) -> None:
         pass
@@ -66,8 +94,9 @@ def main() -> None:
     server.serve_forever()
 
 
-def set_knob(url: str, latency_ms: float) -> None:
-    request = urllib.request.Request(f"{url}/knob?ms={latency_ms:g}", method="PUT")
+def set_knob(url: str, latency_ms: float | None = None, drop: int | None = None) -> None:
+    query = "&".join(([f"ms={latency_ms:g}"] if latency_ms is not None else []) + ([f"drop={drop}"] if drop else []))
+    request = urllib.request.Request(f"{url}/knob?{query}", method="PUT")
     with urllib.request.urlopen(request, timeout=5) as reply:
         assert reply.status == 200
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from browser import assert_drawn, rendered_charts, screenshot
 from peakdrill.histograms import merge_buckets
 from peakdrill.rundir.histfiles import iter_records, load_buckets
+from peakdrill.rundir.acks import iter_acks
 from peakdrill.shop import stop_shop
 from peakdrill.shop.state import state_path
 
@@ -58,6 +60,30 @@ def test_demo_passes_prints_progress_and_the_report_path(demo):
     for name in ("report.html", "report.md", "junit.xml", "run.json", "events.jsonl", "server-metrics.jsonl", "generator.jsonl"):
         assert (run_dir / name).stat().st_size > 0, name
     assert len(list((run_dir / "journals").glob("*.json"))) == 1
+
+
+def test_every_acknowledged_record_is_in_the_shops_database(demo):
+    _, run_dir = demo
+    meta = json.loads((run_dir / "run.json").read_text())
+    kinds = {k["kind"]: k for k in json.loads((run_dir / "reconciliation.json").read_text())["kinds"]}
+    assert set(kinds) == {"order", "payment", "chat", "return"}
+    acked = {kind: {i for r in iter_acks(run_dir) if r.kind == kind for i in r.ids} for kind in kinds}
+    # The shop's own database (left in its directory after `shop down`), by its own SQL.
+    with sqlite3.connect(run_dir.parents[1] / "shop" / "shop.db") as conn:
+        stored = {kind: {str(row[0]) for row in conn.execute(sql, (meta["start_ts"] - 1,))} for kind, sql in {
+            "order": "SELECT id FROM orders WHERE customer_id LIKE 'lt-%' AND created_at >= ?",
+            "payment": "SELECT p.order_id FROM payments p JOIN orders o ON o.id = p.order_id "
+                       "WHERE o.customer_id LIKE 'lt-%' AND p.status = 'succeeded' AND p.created_at >= ?",
+            "chat": "SELECT id FROM chats WHERE customer_id LIKE 'lt-%' AND created_at >= ?",
+            "return": "SELECT id FROM returns WHERE customer_id LIKE 'lt-%' AND created_at >= ?"}.items()}
+    for kind, found in kinds.items():
+        assert (found["lost"], found["duplicated"]) == (0, 0), found
+        assert found["acknowledged"] == len(acked[kind]) and found["stored"] == len(stored[kind]), kind
+        assert acked[kind] <= stored[kind], f"acknowledged {kind}s missing from the database: {acked[kind] - stored[kind]}"
+    assert kinds["order"]["acknowledged"] > 20
+    verdicts = {v["id"]: v["verdict"] for v in json.loads((run_dir / "score.json").read_text())["verdicts"]}
+    assert verdicts["integrity_lost"] == verdicts["integrity_duplicated"] == "PASS"
+    assert "Data integrity" in (run_dir / "report.md").read_text()
 
 
 def test_report_renders_its_charts_in_headless_chromium(demo, tmp_path):

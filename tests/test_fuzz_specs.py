@@ -20,6 +20,7 @@ from peakdrill.replay.accesslog import read_access_log
 from peakdrill.replay.build import build_profile, per_bucket
 from peakdrill.replay.counts import read_counts
 from peakdrill.sizing.calibration import load_calibration
+from peakdrill.integrity.config import load_integrity
 from peakdrill.spec.drill import load_drill
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import parse_duration
@@ -45,6 +46,11 @@ CALIBRATION = json.loads(json.dumps({"format": 1, "source": "measured", "machine
                                      "memory_per_user_bytes": 40000.0, "base_rss_bytes": 150000000,
                                      "saturation": {"users": 2800, "rps": 2400.0, "cpu_percent": 91.0},
                                      "samples": [{"t": 1.0, "users": 10, "rps": 9.0, "cpu_percent": 3.0, "rss_bytes": 1}]}))
+INTEGRITY = {"timeout": "30s", "settle": 2, "sample": 5, "kinds": {
+    "order": {"type": "reference-shop", "customer_prefix": "lt-"},
+    "payment": {"type": "http", "url": "http://127.0.0.1:9/charges", "items": "charges", "ref_field": "key"},
+    "booking": {"type": "sql", "url": "sqlite:///x.db", "query": "SELECT id, ref FROM bookings", "id_prefix": "lt-"},
+    "ticket": {"type": "command", "command": ["./ids.sh", "--all"]}}}
 ENDPOINT_MAP = load_yaml(ROOT / "loadtests" / "targets" / "reference-shop.yaml")
 EXPERIMENT_FILES = sorted((ROOT / "experiments").glob("*.yaml"))
 ACCESS_LINES = ['127.0.0.1 - - [29/Nov/2026:10:00:{s:02d} +0000] "GET /api/products/{s} HTTP/1.1" 200 512 "-" "curl"\n',
@@ -83,6 +89,14 @@ def test_drills(content):
         write(directory / "locust.py", "")
     write(directory / "drill.yaml", content)
     only_peakdrill_errors(load_drill, directory / "drill.yaml")
+
+
+@FUZZ_SETTINGS
+@given(file_contents(INTEGRITY, [dump(INTEGRITY), dump({"integrity": INTEGRITY})]))
+def test_integrity_files(content):
+    path = _directory("integrity") / "integrity.yaml"
+    write(path, content)
+    only_peakdrill_errors(load_integrity, path)
 
 
 @FUZZ_SETTINGS

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from peakdrill.drill.live import LiveStats
+from peakdrill.run.live import LiveStats
 from peakdrill.errors import RunDirError
 from peakdrill.report import score_run_dir
 from runfactory import make_run

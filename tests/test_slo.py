@@ -128,7 +128,7 @@ def test_a_run_without_rules_says_no_slo_set(tmp_path):
 def test_abort_rules_judge_the_last_seconds_of_the_selected_requests(tmp_path):
     """What the drill watcher checks every second: each abort rule over its own sustained window."""
     from peakdrill import events
-    from peakdrill.run.watch import Clock, DrillWatcher
+    from peakdrill.run.watch import Clock, DrillWatcher, breach
     from peakdrill.spec.drill import Abort, abort_rules
 
     run = make_run(tmp_path, recovery_lag_s=None)  # reads stay slow to the end
@@ -139,6 +139,6 @@ def test_abort_rules_judge_the_last_seconds_of_the_selected_requests(tmp_path):
     watcher = DrillWatcher(run.path, Clock(run.spec.start_ts, run.spec.start_ts, ()), rules, groups,
                            events.EventBus(), lambda _: "", show_progress=False)
     watcher.live.poll()
-    error_ratio, p95, orders = (watcher._broken(rule) for rule in rules)
+    error_ratio, p95, orders = (breach(watcher.live, rule, groups) for rule in rules)
     assert error_ratio == "" and orders == ""
     assert p95.startswith("abort: p95: p95 ") and "over the last 5s breaks < 60ms" in p95

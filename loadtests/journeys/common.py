@@ -12,6 +12,9 @@ from peakdrill.spec.profile import CsMix
 
 # Lets the target tell load-test traffic apart from real customers (and exclude it from analytics).
 TEST_TRAFFIC_HEADERS = {"X-Peakdrill-Test": "1"}
+# And in its database: every customer id and idempotency key the journeys send starts with it, so a
+# data-integrity reconciler counts only the test's records (docs/integrity.md).
+TEST_PREFIX = "lt-"
 
 PROFILE = profile_from_env()
 # Without a profile (plain `locust -f`), the peak model's contact mix.

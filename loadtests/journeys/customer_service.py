@@ -15,8 +15,9 @@ import gevent
 from locust import FastHttpUser, task
 
 from journeys.api import Api, body
-from journeys.common import CS_MIX, TEST_TRAFFIC_HEADERS, think_time, weight_of, weighted_choice
+from journeys.common import CS_MIX, TEST_PREFIX, TEST_TRAFFIC_HEADERS, think_time, weight_of, weighted_choice
 from journeys.shopping import Shopper
+from peakdrill import ack, ack_failed
 
 FIRST_REPLY_DEADLINE_S = 60.0
 POLL_INTERVAL_S = 1.0
@@ -30,7 +31,7 @@ class CustomerServiceUser(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.customer_id = f"lt-{uuid.uuid4().hex[:12]}"
+        self.customer_id = f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}"
         self.api = Api(self)
         # Customers who contact service about an order have one: this user places its own when it needs one.
         self.shopper = Shopper(self.api, self.rng, self.customer_id)
@@ -46,6 +47,7 @@ class CustomerServiceUser(FastHttpUser):
                 resp.failure(f"chat not opened: HTTP {resp.status_code}")
                 return
         chat_id = chat["chat_id"]
+        ack("chat", chat_id)
         if chat.get("first_reply") is None and not self._wait_for_first_reply(chat_id, opened_at):
             return
         self._report_first_response(opened_at, None)
@@ -84,9 +86,14 @@ class CustomerServiceUser(FastHttpUser):
             return
         self.shopper.last_order_id = None  # one return per order; the next after-sales contact buys again
         request = {"order_id": order_id, "reason": self.rng.choice(RETURN_REASONS), "customer_id": self.customer_id}
-        with self.api.call("file_return", json=request, headers={"Idempotency-Key": f"return-{uuid.uuid4()}"}) as resp:
-            if resp.status_code not in (200, 201) or body(resp).get("status") != "requested":
+        key = f"{TEST_PREFIX}return-{uuid.uuid4()}"
+        with self.api.call("file_return", json=request, headers={"Idempotency-Key": key}) as resp:
+            filed = body(resp)
+            if resp.status_code not in (200, 201) or filed.get("status") != "requested":
                 resp.failure(f"return of order {order_id}: HTTP {resp.status_code}")
+                ack_failed("return", key)
+                return
+        ack("return", filed.get("return_id", key), ref=key)
 
     def _wait_for_first_reply(self, chat_id: int, opened_at: float) -> bool:
         """Poll a queued chat until a human answers; report a miss if nobody does in time."""

@@ -8,7 +8,7 @@ import uuid
 from locust import FastHttpUser, task
 
 from journeys.api import ENDPOINTS, Api
-from journeys.common import PROFILE, TEST_TRAFFIC_HEADERS, think_time, weight_of
+from journeys.common import PROFILE, TEST_PREFIX, TEST_TRAFFIC_HEADERS, think_time, weight_of
 from journeys.shopping import Shopper
 from peakdrill.replay.mix import replayed_weights
 
@@ -39,7 +39,7 @@ class OrderUser(FastHttpUser):
     default_headers = TEST_TRAFFIC_HEADERS
 
     def on_start(self) -> None:
-        self.shopper = Shopper(Api(self), random.Random(), f"lt-{uuid.uuid4().hex[:12]}")
+        self.shopper = Shopper(Api(self), random.Random(), f"{TEST_PREFIX}{uuid.uuid4().hex[:12]}")
 
     @task(WEIGHTS["browse"])
     def browse(self) -> None:

@@ -10,6 +10,8 @@ import random
 import uuid
 
 from journeys.api import Api, body
+from journeys.common import TEST_PREFIX
+from peakdrill import ack, ack_failed
 
 PAGES = 5  # the reference catalogue has 200 products, 20 a page
 
@@ -74,21 +76,27 @@ class Shopper:
             order_body = {"customer_id": self.customer_id, "cart_id": cart_id}
         else:
             order_body = {"customer_id": self.customer_id, "items": [item]}
-        with self.api.call("place_order", json=order_body, headers={"Idempotency-Key": f"order-{uuid.uuid4()}"}) as resp:
+        order_key = f"{TEST_PREFIX}order-{uuid.uuid4()}"
+        with self.api.call("place_order", json=order_body, headers={"Idempotency-Key": order_key}) as resp:
             if resp.status_code == 409:
                 resp.success()  # sold out is a correct answer at peak, not an error
                 return None
             order = body(resp) if resp.status_code in (200, 201) else {}
             if "order_id" not in order:
                 resp.failure(f"order not acknowledged: HTTP {resp.status_code}")
+                ack_failed("order", order_key)  # if the shop stored it anyway, the customer was misinformed
                 return None
         order_id = order["order_id"]
-        with self.api.call("pay_order", id=order_id, json={"method": "card"},
-                           headers={"Idempotency-Key": f"pay-{uuid.uuid4()}"}) as resp:
+        ack("order", order_id, ref=order_key)  # the data-integrity check looks for every one (docs/integrity.md)
+        pay_key = f"{TEST_PREFIX}pay-{uuid.uuid4()}"
+        with self.api.call("pay_order", id=order_id, json={"method": "card"}, headers={"Idempotency-Key": pay_key}) as resp:
             status = body(resp).get("status") if resp.status_code in (200, 201, 202) else None
             if status not in ("paid", "payment_pending"):
                 resp.failure(f"payment for order {order_id}: HTTP {resp.status_code}, status {status!r}")
+                ack_failed("payment", pay_key)
                 return None
+        if status == "paid":  # captured; a pending payment is neither acknowledged nor refused yet
+            ack("payment", order_id, ref=pay_key)
         self.last_order_id = order_id
         return order_id
 

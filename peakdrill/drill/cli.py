@@ -10,6 +10,7 @@ from pathlib import Path
 from peakdrill.argtypes import number, shard, utc_time
 from peakdrill.drill.plan import DrillPlan, Overrides, build_plan
 from peakdrill.errors import SpecError
+from peakdrill.live.cli import add_live_options, watching
 from peakdrill.options import option
 from peakdrill.outputs import output_dir
 from peakdrill.run.finish import finish_run
@@ -42,6 +43,7 @@ examples:
   peakdrill shop up && peakdrill drill drills/demo.yaml
   peakdrill drill drills/demo.yaml --scale 0.5 --no-report
   peakdrill drill drills/demo.yaml --target http://127.0.0.1:9000
+  peakdrill drill drills/demo.yaml --web --web-port 8089 --metrics-port 9464   # watch it live (docs/live.md)
 
   # across machines: the runner and master here, 3 workers elsewhere
   peakdrill drill drills/demo.yaml --expect-workers 3 --master-port 5557
@@ -102,8 +104,9 @@ def handle(args: argparse.Namespace) -> int:
     experiments = f"{len(plan.steps)} experiment(s)" + ("" if mode.run_timeline else " (recorded; shard 0 runs them)")
     print(f"peakdrill: drill {plan.drill.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}{shard}{start}, {experiments}, {workers}", flush=True)
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode)
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode, observers=observers)
+        return finish_run(run, args.no_report)
 
 
 def register(subparsers) -> None:
@@ -122,6 +125,7 @@ def register(subparsers) -> None:
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    add_live_options(parser)
     roles = parser.add_argument_group("across machines (docs/scaling.md)")
     option(roles, "--expect-workers", type=number(int, 0, MAX_REMOTE_WORKERS, example="3"),
            help="be the master: run the timeline here and wait for N remote workers before the load starts")

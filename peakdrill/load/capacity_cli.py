@@ -11,6 +11,7 @@ from peakdrill.options import option
 from peakdrill.errors import SpecError
 from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,
                                      write_capacity)
+from peakdrill.live.cli import watching
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
 from peakdrill.outputs import output_dir
@@ -116,9 +117,10 @@ def handle(args: argparse.Namespace) -> int:
           f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
           f"errors > {search.error_ratio:.1%}", flush=True)
     mode = RunMode(kind="capacity", meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode)
-    _print_steps(write_capacity(run.path))
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode, observers=observers)
+        _print_steps(write_capacity(run.path))
+        return finish_run(run, args.no_report)
 
 
 def register(subparsers) -> None:

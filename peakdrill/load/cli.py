@@ -7,6 +7,7 @@ from pathlib import Path
 
 from peakdrill.argtypes import number
 from peakdrill.errors import SpecError
+from peakdrill.live.cli import add_live_options, watching
 from peakdrill.load.plan import COMMAND_LINE, DEFAULT_LOCUSTFILE, LoadOptions, build_load_plan
 from peakdrill.options import add_rule_options, option, rules_from_args
 from peakdrill.outputs import output_dir
@@ -35,6 +36,10 @@ examples:
   peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
       --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
 
+  # did every acknowledged order reach the database? (docs/integrity.md)
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \
+      --integrity perf/integrity.yaml
+
   # across machines: the master (records and reports) and two machines of 4 workers each
   peakdrill load PROFILE.yaml --host http://10.0.0.5:8800 --allow-host 10.0.0.5 \\
       --master --workers 8 --master-bind-host 0.0.0.0 --master-port 5557
@@ -60,9 +65,12 @@ def run_parser(subparsers, name: str, help: str, description: str, epilog: str) 
                 "default: the reference shop's paths")
     add_rule_options(parser, "instead of the default (the reference-shop preset with the shop's own locustfile, "
                              "no rules with another)")
+    option(parser, "--integrity", metavar="FILE",
+           help="reconcile what the target acknowledged with its system of record after the load (docs/integrity.md)")
     option(parser, "--reports-dir", default="reports", help="where run directories are created")
     option(parser, "--no-progress", action="store_true", help="do not print the live progress lines")
     option(parser, "--no-report", action="store_true", help="only record the run; score it later with `peakdrill report`")
+    add_live_options(parser)
     return parser
 
 
@@ -73,7 +81,8 @@ def load_options(args: argparse.Namespace, host_required: bool = True) -> LoadOp
     return LoadOptions(profile_file=Path(args.profile_file), host=args.host or "", scale=args.scale, workers=args.workers,
                        locustfile=Path(args.locustfile), allow_hosts=tuple(args.allow_host or ()),
                        endpoints=Path(args.endpoints) if args.endpoints else None, rules=rules,
-                       rules_source=args.slo if args.slo else COMMAND_LINE)
+                       rules_source=args.slo if args.slo else COMMAND_LINE,
+                       integrity=Path(args.integrity) if getattr(args, "integrity", None) else None)
 
 
 def _topology(args: argparse.Namespace) -> Topology:
@@ -104,9 +113,10 @@ def handle(args: argparse.Namespace) -> int:
                else f"{plan.workers} local worker process(es)")
     print(f"peakdrill: load {plan.profile.name!r} against {plan.target_url}: {len(plan.stages)} stages over "
           f"{plan.load_duration_s:.0f}s at scale {plan.scale:g}, {workers}", flush=True)
-    run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress,
-                    mode=RunMode(kind="load", topology=topology))
-    return finish_run(run, args.no_report)
+    with watching(args, plan) as observers:
+        run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress,
+                        mode=RunMode(kind="load", topology=topology), observers=observers)
+        return finish_run(run, args.no_report)
 
 
 def register(subparsers) -> None:

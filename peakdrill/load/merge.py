@@ -13,7 +13,7 @@ from pathlib import Path
 
 from peakdrill.errors import RunDirError
 from peakdrill.outputs import output_dir, staged_dir
-from peakdrill.rundir import (EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, JOURNALS_DIR, SERVER_METRICS_FILE, RunDir,
+from peakdrill.rundir import (ACKS_DIR, EVENTS_FILE, GENERATOR_FILE, HISTOGRAM_DIR, JOURNALS_DIR, SERVER_METRICS_FILE, RunDir,
                               RunMeta, RunStatus, append_lines, iso, iter_jsonl, write_lines)
 
 STATUS_RANK = tuple(RunStatus(s) for s in ("completed", "aborted", "interrupted", "failed", "running"))
@@ -74,6 +74,8 @@ def _merge_into(out: Path, metas: list[tuple[RunMeta, Path]], run_id_out: str) -
         run_id = meta.run_id
         for path in sorted((shard / HISTOGRAM_DIR).glob("*.jsonl")):
             _copy_jsonl(path, out / HISTOGRAM_DIR / f"{run_id}--{path.name}", run_id, warnings, tag=False)
+        for path in sorted((shard / ACKS_DIR).glob("*.jsonl")):  # acknowledgements: the union of the masters'
+            _copy_jsonl(path, out / ACKS_DIR / f"{run_id}--{path.name}", run_id, warnings, tag=False)
         for name in COPIED_FILES:
             _copy_jsonl(shard / name, out / name, run_id, warnings)
         events += [_renamed(r, run_id) for _, r in iter_jsonl(shard / EVENTS_FILE, warnings)]

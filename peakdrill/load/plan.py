@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from peakdrill.errors import COMMAND_LINE, SpecError, quote
+from peakdrill.integrity.config import load_integrity
 from peakdrill.run.plan import END_GRACE_S, RunPlan
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.slo.model import RuleSet
@@ -38,6 +39,7 @@ class LoadOptions:
     # --slo/--threshold; None: the reference shop's preset with its own locustfile, no rules with another.
     rules: RuleSet | None = None
     rules_source: str = COMMAND_LINE
+    integrity: Path | None = None  # --integrity FILE: the reconcilers to run after the load
 
 
 def positive(value: float, option: str, fix: str) -> float:
@@ -62,6 +64,7 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
         raise SpecError(COMMAND_LINE, "--endpoints", f"{quote(str(options.endpoints))} does not exist",
                         "give the target's endpoint map, e.g. loadtests/targets/reference-shop.yaml")
     profile = load_profile(options.profile_file)
+    integrity = load_integrity(options.integrity) if options.integrity is not None else None
     allowed = (*LOOPBACK_HOSTS, *options.allow_hosts)
     ensure_allowed(options.host, allowed, COMMAND_LINE)
     stages = stages if stages is not None else profile.scaled_stages(options.scale)
@@ -75,7 +78,7 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
                         **({"endpoint_map": str(options.endpoints)} if options.endpoints else {})),
             load=Load(profile=str(options.profile_file), scale=options.scale, workers=options.workers,
                       locustfile=str(options.locustfile)),
-            max_duration=duration + END_GRACE_S))
+            max_duration=duration + END_GRACE_S, integrity=integrity))
     except ValidationError as exc:
         raise SpecError(COMMAND_LINE, "", f"not a valid load run: {exc.errors()[0]['msg']}",
                         "check the profile path and the numbers given") from exc
@@ -84,6 +87,7 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
         rules = preset(REFERENCE_SHOP) if options.locustfile == Path(DEFAULT_LOCUSTFILE) else RuleSet()
     plan = RunPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
                      stages=tuple(stages), scale=options.scale, workers=options.workers, target_url=options.host,
-                     allowed_hosts=allowed, shop_dir=None, rules=rules)
+                     allowed_hosts=allowed, shop_dir=None, rules=rules,
+                     integrity_base=options.integrity.resolve().parent if options.integrity is not None else None)
     plan.check_rules(options.rules_source)
     return plan

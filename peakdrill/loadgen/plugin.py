@@ -6,7 +6,8 @@ inside Locust's regular worker reports; the master (or a stand-alone local proce
 they arrive (:class:`peakdrill.loadgen.secondbook.SecondBook`) and writes one record per (second,
 endpoint) to ``histograms/master-<pid>.jsonl`` and one health line per second to
 ``generator.jsonl``. Merging is adding counts, so the files stay exact, and merge exactly across
-masters too.
+masters too. The business acknowledgements a locustfile recorded (:mod:`peakdrill.integrity.ack`)
+travel in the same reports and are appended, ids grouped per second, to ``acks/master-<pid>.jsonl``.
 
 Without ``--peakdrill-run-dir`` (or ``PEAKDRILL_RUN_DIR``) the hooks do nothing, so the locustfile
 behaves like any other under plain ``locust``.
@@ -27,6 +28,8 @@ from locust.runners import STATE_MISSING, MasterRunner, WorkerRunner
 
 from peakdrill.events import JsonlEventWriter, WorkerJoined, WorkerLost
 from peakdrill.histograms import Recorder
+from peakdrill.integrity.ack import BOOK as ACKS
+from peakdrill.rundir.acks import append_acks
 from peakdrill.loadgen import egress, keepalive
 from peakdrill.loadgen.openmodel import PACER
 from peakdrill.loadgen.secondbook import LOCAL_HOLD_OPEN_S, SecondBook
@@ -89,16 +92,19 @@ class Collector:
 def _install_worker(environment: Environment) -> None:
     collector = Collector(environment, f"worker-{environment.runner.worker_index}-{os.getpid()}")
 
+    ACKS.enabled = True  # the master decides whether they are kept, as for the histograms
+
     def on_report(client_id, data):
         histograms, health = collector.drain()
-        data[PAYLOAD_KEY] = {"source": collector.source, "histograms": histograms, "health": health}
+        data[PAYLOAD_KEY] = {"source": collector.source, "histograms": histograms, "health": health,
+                             "acks": ACKS.drain()}
 
     def on_flush(environment, msg, **_):
         # Stop our users first, so that what we ship now is everything this worker will ever measure.
         environment.runner.stop()
         histograms, health = collector.drain(everything=True)
         environment.runner.send_message(FINAL_MESSAGE, {"source": collector.source, "histograms": histograms,
-                                                        "health": health})
+                                                        "health": health, "acks": ACKS.drain()})
 
     environment.events.report_to_master.add_listener(on_report)
     environment.runner.register_message(FLUSH_MESSAGE, on_flush, concurrent=True)
@@ -129,7 +135,8 @@ def _watch_workers(environment: Environment, run_dir: Path, stopping: list[bool]
 
 
 def _install_master(environment: Environment, run_dir: Path) -> None:
-    book = SecondBook(run_dir, f"master-{os.getpid()}")
+    source = f"master-{os.getpid()}"
+    book = SecondBook(run_dir, source)
     own_health = Collector(environment, f"master-{os.getpid()}")  # the master's CPU matters too
     flushed: set[str] = set()
     stopping: list[bool] = []  # non-empty once the test is stopping
@@ -138,9 +145,11 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
         payload = data.get(PAYLOAD_KEY)
         if payload:
             book.add(payload["source"], payload["histograms"], payload["health"])
+            append_acks(run_dir, source, payload.get("acks") or [])
 
     def on_final(environment, msg, **_):
         book.add(msg.data["source"], msg.data["histograms"], msg.data["health"])
+        append_acks(run_dir, source, msg.data.get("acks") or [])
         flushed.add(msg.node_id)
 
     def collect_final_reports(**_):
@@ -166,11 +175,19 @@ def _install_master(environment: Environment, run_dir: Path) -> None:
 def _install_local(environment: Environment, run_dir: Path) -> None:
     collector = Collector(environment, f"local-{os.getpid()}")
     book = SecondBook(run_dir, collector.source, hold_open_s=LOCAL_HOLD_OPEN_S)
+    ACKS.enabled = True
+
+    def write_acks():
+        while True:
+            gevent.sleep(3.0)
+            append_acks(run_dir, collector.source, ACKS.drain())
 
     def flush_all(**_):
         book.add(collector.source, *collector.drain(everything=True))
         book.close_all()
+        append_acks(run_dir, collector.source, ACKS.drain())
 
+    gevent.spawn(write_acks)
     gevent.spawn(_keep_closing, book, collector)
     environment.events.test_stop.add_listener(flush_all)
     environment.events.quitting.add_listener(flush_all)

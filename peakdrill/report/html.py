@@ -86,7 +86,7 @@ def render_html(data: RunData, score: Score, template: Path | None = None) -> st
         "events": [{"t": e.t, "type": e.type, "detail": _event_detail(e), "notable": e.type in NOTABLE_EVENTS}
                    for e in data.events],
         "journals": data.journals, "faults": score.faults, "endpoints": score.endpoints,
-        "capacity": score.capacity, "capacity_result": capacity_result,
+        "capacity": score.capacity, "integrity": score.integrity, "capacity_result": capacity_result,
         "generator": [{"source": s, "max_cpu": c, "saturated": s in score.saturated}
                       for s, c in score.generator_max_cpu.items()],
         "server_cache": chart_data["server_cache"], "chart_json": _script_json(chart_data),

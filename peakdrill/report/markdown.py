@@ -19,6 +19,34 @@ def table(header: list[str], rows: list[list]) -> list[str]:
     return lines
 
 
+def _first_ids(kind: dict) -> str:
+    return "; ".join(f"{name}: {', '.join(kind[name + '_ids'])}" for name in ("lost", "duplicated", "phantom")
+                     if kind.get(name + "_ids"))
+
+
+def integrity_tables(document: dict) -> list[str]:
+    kinds = document.get("kinds") or []
+    out = ["", "### Data integrity", ""]
+    out += table(["Kind", "Reconciler", "Acknowledged", "Stored", "Lost", "Duplicated", "Phantom", "First ids"],
+                 [[k["kind"], k["reconciler"], k["acknowledged"], k["stored"], k["lost"], k["duplicated"], k["phantom"],
+                   _first_ids(k)] if k.get("status") == "reconciled" else
+                  [k["kind"], "INCONCLUSIVE", k["acknowledged"], "–", "–", "–", "–", k.get("reason", "")]
+                  for k in kinds])
+    windows = [(k["kind"], w) for k in kinds for w in k.get("windows") or []]
+    if windows:
+        out += ["", "Per fault window (from injection to removal plus its recovery target):", ""]
+        out += table(["Fault", "Kind", "Acknowledged", "Lost", "Duplicated", "Phantom"],
+                     [[w["fault"] or w["fault_id"], kind, w["acknowledged"], w["lost"], w["duplicated"], w["phantom"]]
+                      for kind, w in windows])
+    rounds = [(r["after"], k) for r in document.get("rounds") or [] for k in r["kinds"]]
+    if rounds:
+        out += ["", "Reconciled during the drill, after each fault's recovery window (acknowledgements until then):", ""]
+        out += table(["After", "Kind", "Acknowledged", "Lost", "Duplicated", "Phantom"],
+                     [[after, k["kind"], k["acknowledged"], k.get("lost", "–"), k.get("duplicated", "–"),
+                       k.get("phantom", "–")] for after, k in rounds])
+    return out
+
+
 def render_markdown(score: Score) -> str:
     out = [f"## {ICONS[score.verdict]} peakdrill {score.verdict}: `{score.run_id}`", ""]
     if score.interrupted:
@@ -34,6 +62,8 @@ def render_markdown(score: Score) -> str:
         out += table(["Step", "Users", "Offered req/s", "Req/s", "Orders/s", "p95 ms", "Errors", "Result"],
                       [[s.step, s.users, s.offered_rps, f"{s.rps:g}", f"{s.orders_per_s:g}", f"{s.p95_ms:g}", f"{s.error_ratio:.2%}",
                         capacity_result(score.capacity, s)] for s in score.capacity.steps])
+    if score.integrity:
+        out += integrity_tables(score.integrity)
     if score.faults:
         out += ["", "### Fault windows", ""]
         out += table(["Fault", "From", "To", "Cache-read p99 during", "Recovery"],

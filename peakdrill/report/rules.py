@@ -14,6 +14,8 @@ from pathlib import Path
 
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket
+from peakdrill.rundir.acks import read_reconciliation
+from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
 from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
 from peakdrill.rundir import RunDir, RunMeta
@@ -51,7 +53,8 @@ def rule_key(rule: Rule) -> str:
 def rule_groups(info: RunMeta, ruleset: RuleSet) -> tuple[dict[str, Group], tuple[float, ...]]:
     """The groups (and percentiles) the rules need per second: declare them to ``load_run``."""
     named = _groups(info, ruleset)
-    groups = {rule_key(rule): Group.selecting(rule.requests, named) for rule in ruleset.rules}
+    # Integrity rules select kinds of acknowledgement and read reconciliation.json, not histograms.
+    groups = {rule_key(rule): Group.selecting(rule.requests, named) for rule in ruleset.rules if not rule.metric.integrity}
     percentiles = tuple(r.metric.percentile for r in ruleset.rules if r.metric.percentile is not None)
     return groups, percentiles
 
@@ -85,6 +88,7 @@ class RuleJudge:
         self.everything = data.series(ALL)
         self.measured = [s for s in self.everything.seconds.tolist() if is_measured(data, s)]
         self.windows = fault_windows(data)
+        self.reconciliation = read_reconciliation(data.run_dir)
         self.recoveries: dict[int, Recovery] = {}
         if ruleset.recovery:
             seconds = sorted({s for rule in ruleset.recovery for s in self.rule_series(rule).seconds.tolist()})
@@ -141,7 +145,7 @@ class RuleJudge:
     def windows_needed(self) -> dict[str, Window]:
         """The merged histograms the scored rules need: pass them to ``data.merged`` (with others)."""
         return {f"rule{index}": Window.of(self.group(rule), self.seconds(rule.window))
-                for index, rule in enumerate(self.ruleset.scored)}
+                for index, rule in enumerate(self.ruleset.scored) if not rule.metric.integrity}
 
     def verdict(self, rule: Rule, bucket: Bucket) -> Verdict:
         target, unit, op = _display(rule, rule.bound.value), rule.bound.unit, rule.bound.op
@@ -215,7 +219,8 @@ class RuleJudge:
 
     def verdicts(self, merged: Mapping[str, Bucket]) -> list[Verdict]:
         """``merged``: ``data.merged`` of at least :meth:`windows_needed`."""
-        result = [self.verdict(rule, merged[f"rule{index}"]) for index, rule in enumerate(self.ruleset.scored)]
+        result = [integrity_verdict(rule, self.reconciliation) if rule.metric.integrity
+                  else self.verdict(rule, merged[f"rule{index}"]) for index, rule in enumerate(self.ruleset.scored)]
         if self.ruleset.recovery:
             result.extend(self.recovery(w) for w in self.windows)
         return result

@@ -48,6 +48,7 @@ class Score:
     saturated: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     capacity: Capacity | None = None
+    integrity: dict | None = None  # reconciliation.json, when the run has one
 
     @property
     def exit_code(self) -> int:
@@ -65,7 +66,7 @@ class Score:
                 "endpoints": [e.to_dict() for e in self.endpoints],
                 "generator_max_cpu": self.generator_max_cpu, "saturated": list(self.saturated),
                 "warnings": list(self.warnings),
-                "capacity": self.capacity.to_dict() if self.capacity else None}
+                "capacity": self.capacity.to_dict() if self.capacity else None, "integrity": self.integrity}
 
 
 class _Scorer:
@@ -140,5 +141,5 @@ def score_run(data: RunData, ruleset: RuleSet | None = None) -> Score:
         verdicts=tuple(verdicts), faults=tuple(scorer.fault_summary(i, w) for i, w in enumerate(scorer.windows)),
         endpoints=tuple(endpoint_stats(data)), generator_max_cpu=generator_max_cpu(data),
         saturated=tuple(saturated_seconds(data)),
-        warnings=data.warnings, capacity=data.capacity,
+        warnings=data.warnings, capacity=data.capacity, integrity=scorer.judge.reconciliation,
     )

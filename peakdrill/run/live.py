@@ -77,6 +77,13 @@ class LiveStats:
                 self._hot[sample.source] = (self._hot.get(sample.source, 0) if follows else 0) + 1 if hot else 0
                 self._latest[sample.source] = sample
 
+    def health(self, seconds: float) -> dict[str, HealthSample]:
+        """The newest health sample of each load process that reported within ``seconds`` of the newest."""
+        if not self._latest:
+            return {}
+        newest = max(s.ts for s in self._latest.values())
+        return {source: s for source, s in self._latest.items() if s.ts >= newest - seconds}
+
     def cpu_percent(self, source: str) -> float:
         return self._latest[source].cpu_percent or 0.0
 
@@ -92,7 +99,9 @@ class LiveStats:
         return Generators(workers=workers, busiest=busiest.source, busiest_cpu=busiest.cpu_percent,
                           saturated=tuple(sorted(s.source for s in recent if self._hot.get(s.source, 0) >= SATURATED_SECONDS)))
 
-    def poll(self) -> None:
+    def poll(self) -> list[tuple[int, str, Bucket]]:
+        """Read what the histogram files gained; returns the new (second, endpoint, bucket) records."""
+        new = []
         self._poll_health()
         for path in sorted(self.hist_dir.glob("*.jsonl")):
             if path not in self._tails:
@@ -104,6 +113,8 @@ class LiveStats:
             for (record, _), bucket in zip(batch, buckets_of(batch)):
                 self._seconds.setdefault(record.second, Bucket()).merge(bucket)
                 self.buckets.setdefault((record.second, record.name), Bucket()).merge(bucket)
+                new.append((record.second, record.name, bucket))
+        return new
 
     @property
     def names(self) -> set[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from peakdrill.run.experiments import ExperimentStep
 from peakdrill.slo.check import check_rules
 from peakdrill.slo.model import Rule, RuleSet
+from peakdrill.slo.presets import with_integrity
 from peakdrill.spec.drill import Drill, abort_rules
 from peakdrill.spec.endpoints import endpoints_env, request_names
 from peakdrill.spec.profile import Profile, Stage
@@ -36,6 +37,7 @@ class RunPlan:
     allowed_hosts: tuple[str, ...]
     shop_dir: Path | None
     rules: RuleSet | None = None  # the command line's rules; None: the drill's slo: section
+    integrity_base: Path | None = None  # where the integrity section's paths are relative to; None: the drill's folder
 
     @property
     def timeline(self) -> tuple[ExperimentStep, ...]:
@@ -44,7 +46,11 @@ class RunPlan:
 
     @property
     def ruleset(self) -> RuleSet:
-        return self.rules if self.rules is not None else self.drill.ruleset()
+        return with_integrity(self.rules, self.drill.integrity) if self.rules is not None else self.drill.ruleset()
+
+    @property
+    def integrity_dir(self) -> Path:
+        return self.integrity_base or self.drill_file.parent
 
     @property
     def abort_rules(self) -> tuple[Rule, ...]:
@@ -54,7 +60,8 @@ class RunPlan:
     def check_rules(self, source: str) -> None:
         """Rules that cannot match (an unknown group, a glob matching nothing in the map) stop here."""
         check_rules(self.ruleset, source, self.drill.endpoints.model_dump(),
-                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages])
+                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages],
+                    list(self.drill.integrity.kinds) if self.drill.integrity else [])
 
     @property
     def locust_env(self) -> tuple[tuple[str, str], ...]:

@@ -31,6 +31,7 @@ from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stages_json, utc_te
 from peakdrill.run.scraper import MetricsScraper
 from peakdrill.run.watch import Clock, DrillWatcher, print_timeline_event
 from peakdrill.errors import DrillError
+from peakdrill.integrity.afterload import IntegrityHook
 from peakdrill.rundir import FORMAT_VERSION, RunDir, iso
 from peakdrill.safety import Allowlist
 
@@ -85,6 +86,7 @@ def _initial_meta(plan: RunPlan, run: RunDir, start_ts: float, mode: RunMode) ->
         "stages": [], "timeline": [],
         "slo": {"recovery_window_s": plan.ruleset.recovery_window_s}, "slo_rules": plan.ruleset.to_dict(),
         "endpoints": drill.endpoints.model_dump(), "abort": drill.abort.model_dump(),
+        "integrity": drill.integrity.model_dump(mode="json") if drill.integrity else None,
         "versions": _versions(),
         "start_ts": start_ts, "started_at": iso(start_ts), "load_start_ts": None, "end_ts": None, "ended_at": None,
         "status": "running",
@@ -195,7 +197,10 @@ def _locust_env(plan: RunPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
     return env + (((START_AT_ENV, utc_text(mode.start_at_ts)),) if mode.start_at_ts is not None else ())
 
 
-def run_drill(plan: RunPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode()) -> RunDir:
+def run_drill(plan: RunPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode(),
+              observers: tuple = ()) -> RunDir:
+    """Run ``plan``; each observer (e.g. :class:`peakdrill.live.LiveViews`) gets ``start(run, bus)``
+    once the run directory exists and ``finish()`` once the run has ended."""
     run = RunDir.create(reports_dir, plan.drill.name + mode.run_suffix)
     start_ts = time.time()
     run.write_meta(_initial_meta(plan, run, start_ts, mode))
@@ -212,11 +217,17 @@ def run_drill(plan: RunPlan, reports_dir: Path, show_progress: bool = True, mode
                                     allowed_hosts=plan.allowed_hosts))
     scraper = MetricsScraper(Target(plan.target_url.rstrip("/"), Allowlist(plan.allowed_hosts)), run.path)
     drill = DrillRun(plan=plan, run=run, bus=bus, locust=locust, show_progress=show_progress, mode=mode)
+    integrity = (IntegrityHook(run.path, plan.drill.integrity, plan.allowed_hosts, plan.target_url, start_ts,
+                               plan.integrity_dir) if plan.drill.integrity is not None else None)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     events.activate(bus)
     try:
         bus.publish(events.RunStarted(run_id=run.run_id))
+        for observer in observers:
+            observer.start(run, bus)
         scraper.start()
+        if integrity is not None:
+            integrity.start()
         drill.execute()
     except KeyboardInterrupt as exc:
         drill.status = "interrupted"
@@ -232,9 +243,13 @@ def run_drill(plan: RunPlan, reports_dir: Path, show_progress: bool = True, mode
                 drill.watcher.stop()
             bus.publish(events.LoadStopped(exit_code=locust.stop()))
             scraper.stop()
+            if integrity is not None:
+                integrity.finish(bus, load_ran=drill.watcher is not None)
             end_ts = time.time()
             run.update_meta(status=drill.status, end_ts=end_ts, ended_at=iso(end_ts))
             bus.publish(events.RunFinished(status=drill.status))
+            for observer in observers:
+                observer.finish()
         finally:
             events.activate(None)
             logging.getLogger("chaostoolkit").removeHandler(chaos_log)

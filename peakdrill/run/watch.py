@@ -75,22 +75,8 @@ class DrillWatcher(threading.Thread):
                 last_progress = now
                 self._print_progress()
 
-    def _broken(self, rule: Rule) -> str:
-        """Why ``rule`` is broken over its sustained window, or "" while it holds (or lacks data)."""
-        seconds = max(1, int(rule.sustained_s))
-        names = None if rule.requests == ("*",) else select(rule.requests, self.live.names, self.groups)
-        bucket = self.live.bucket(seconds, names)
-        if bucket is None or bucket.count < MIN_REQUESTS_FOR_ABORT:
-            return ""
-        kind = rule.metric.kind
-        measured = measure(rule.metric, bucket, seconds)
-        if rule.bound.holds(measured):
-            return ""
-        shown = f"{measured:.0%}" if kind in (ERROR_RATIO, SUCCESS_RATIO) else f"{measured:.0f}" + (" ms" if kind == LATENCY else "/s")
-        return f"{rule.title}: {rule.metric.text} {shown} over the last {seconds}s breaks {rule.bound.text}"
-
     def _check_abort(self) -> None:
-        reason = next((why for rule in self.abort_rules if (why := self._broken(rule))), "")
+        reason = next((why for rule in self.abort_rules if (why := breach(self.live, rule, self.groups))), "")
         if reason:
             self.aborted.set()
             self.bus.publish(events.Abort(reason=reason))
@@ -119,6 +105,21 @@ class DrillWatcher(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=5)
+
+
+def breach(live: LiveStats, rule: Rule, groups: dict) -> str | None:
+    """Why ``rule`` is broken over its sustained window, "" while it holds, None while it lacks data."""
+    seconds = max(1, int(rule.sustained_s))
+    names = None if rule.requests == ("*",) else select(rule.requests, live.names, groups)
+    bucket = live.bucket(seconds, names)
+    if bucket is None or bucket.count < MIN_REQUESTS_FOR_ABORT:
+        return None
+    kind = rule.metric.kind
+    measured = measure(rule.metric, bucket, seconds)
+    if rule.bound.holds(measured):
+        return ""
+    shown = f"{measured:.0%}" if kind in (ERROR_RATIO, SUCCESS_RATIO) else f"{measured:.0f}" + (" ms" if kind == LATENCY else "/s")
+    return f"{rule.title}: {rule.metric.text} {shown} over the last {seconds}s breaks {rule.bound.text}"
 
 
 def print_timeline_event(start_ts: float) -> Callable[[events.Event], None]:

@@ -2,7 +2,7 @@
 
 This package owns the format: the file layout (here), the ``run.json`` model
 (:mod:`peakdrill.rundir.meta`), the JSON Lines reader (:mod:`peakdrill.rundir.jsonl`) and the
-records of the data files (:mod:`peakdrill.rundir.records`). Every writer and reader goes through it.
+records of the data files (:mod:`peakdrill.rundir.records`, :mod:`peakdrill.rundir.acks`). Every writer and reader goes through it.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ from pathlib import Path
 
 from peakdrill import crash
 from peakdrill.errors import RunDirError
+from peakdrill.rundir.acks import ACKS_DIR, RECONCILIATION_FILE
 from peakdrill.rundir.jsonl import JsonlTail, append_lines, iter_jsonl, write_lines
 from peakdrill.rundir.meta import FORMAT_VERSION, RunMeta, RunStatus, Stage, TimelineEntry
 
 __all__ = ["FORMAT_VERSION", "RunMeta", "RunStatus", "Stage", "TimelineEntry", "JsonlTail", "append_lines",
            "iter_jsonl", "write_lines", "RunDir", "iso", "new_run_id", "GENERATOR_FILE", "EVENTS_FILE",
-           "SERVER_METRICS_FILE", "HISTOGRAM_DIR", "JOURNALS_DIR", "META_FILE", "STOP_REQUEST_FILE", "RUNNER_PID_ENV"]
+           "SERVER_METRICS_FILE", "HISTOGRAM_DIR", "ACKS_DIR", "RECONCILIATION_FILE", "JOURNALS_DIR", "META_FILE", "STOP_REQUEST_FILE", "RUNNER_PID_ENV"]
 
 META_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"

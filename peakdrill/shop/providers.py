@@ -33,6 +33,7 @@ class PaymentGateway:
         self._lock = threading.Lock()
         self._charges: dict[str, dict[str, Any]] = {}
         self._requests: dict[str, int] = {}
+        self._second_charges: list[dict[str, Any]] = []  # taken by the "double_charge" fault
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
         if (method, path) != ("POST", "/charges"):
@@ -55,11 +56,22 @@ class PaymentGateway:
             self._charges[key] = charge
         return 201, {**charge, "replayed": False}
 
+    def handle_twice(self, method: str, path: str, query: dict[str, str], body: Any) -> Answer:
+        """The ``double_charge`` fault: a gateway whose idempotency is broken takes every new charge
+        twice (the customer pays two times, the shop hears of one)."""
+        status, answer = self.handle(method, path, query, body)
+        if status == 201:
+            with self._lock:
+                self._second_charges.append({**self._charges[answer["idempotency_key"]],
+                                             "charge_id": answer["charge_id"] + "_2", "created_at": time.time()})
+        return status, answer
+
     def admin(self, method: str, path: str, body: Any) -> Answer:
         if (method, path) != ("GET", "/admin/charges"):
             return _NOT_FOUND
         with self._lock:
             charges = [{**c, "requests": self._requests[k]} for k, c in self._charges.items()]
+            charges += [{**c, "requests": self._requests[c["idempotency_key"]]} for c in self._second_charges]
         return 200, {"count": len(charges), "charges": charges}
 
 

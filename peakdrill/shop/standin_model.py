@@ -11,7 +11,7 @@ from typing import Any
 
 from peakdrill.errors import ShopError
 
-MODES = ("ok", "error", "timeout", "unreachable")
+MODES = ("ok", "error", "timeout", "unreachable", "double_charge")
 MAX_LATENCY_MS = 600_000
 MAX_SLOTS = 1000
 
@@ -28,7 +28,8 @@ def _number(name: str, value: Any, low: float, high: float, whole: bool) -> floa
 class Fault:
     """``error``: answer 5xx (with probability ``error_ratio`` when it is strictly between 0 and 1,
     else always); ``timeout``: hold every request far longer than any client waits;
-    ``unreachable``: reset every connection to the business port. ``latency_ms`` is added to
+    ``unreachable``: reset every connection to the business port; ``double_charge`` (the payment
+    gateway; others answer normally): take every new charge twice. ``latency_ms`` is added to
     every business answer in any mode."""
 
     mode: str = "ok"

@@ -68,6 +68,8 @@ class Standin:
             return 504, {"error": "injected fault", "detail": "the provider timed out (admin fault mode timeout)"}
         if fault.mode == "error" and (not 0 < fault.error_ratio < 1 or random.random() < fault.error_ratio):
             return 503, {"error": "injected fault", "detail": "the provider answers 5xx (admin fault mode error)"}
+        if fault.mode == "double_charge" and hasattr(self.provider, "handle_twice"):
+            return self.provider.handle_twice(method, path, query, body)
         return self.provider.handle(method, path, query, body)
 
     def admin(self, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:

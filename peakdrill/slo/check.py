@@ -11,13 +11,20 @@ from peakdrill.slo.select import EVERYTHING, GROUP_PREFIX, select
 
 
 def check_rules(ruleset: RuleSet, source: str, groups: Mapping[str, Iterable[str]],
-                names: Iterable[str] | None = None, stages: Iterable[str] | None = None) -> None:
+                names: Iterable[str] | None = None, stages: Iterable[str] | None = None,
+                kinds: Iterable[str] | None = None) -> None:
     """``names``: the request names the target's endpoint map gives (None: unknown, globs are not
-    checked); ``stages``: the profile's stage names."""
+    checked); ``stages``: the profile's stage names; ``kinds``: the acknowledgement kinds the run
+    reconciles (None: unknown, integrity rules are not checked)."""
     known = None if names is None else list(names)
     for index, rule in enumerate(ruleset.rules):
         where = f"rules[{index}] ({rule.title[:60]})"
-        for selector in rule.requests:
+        if rule.metric.integrity and kinds is not None and not select(rule.requests, list(kinds), {}):
+            raise SpecError(source, where, f"{rule.metric.text} of {quote(', '.join(rule.requests))}: no such kind is "
+                                           f"reconciled (reconciled: {', '.join(kinds) or 'none'})",
+                            "name a kind of the integrity: section (or --integrity FILE), see docs/integrity.md")
+        # Integrity rules select kinds of acknowledgement, which no endpoint map names.
+        for selector in () if rule.metric.integrity else rule.requests:
             if selector.startswith(GROUP_PREFIX):
                 group = selector[len(GROUP_PREFIX):]
                 if group not in groups:

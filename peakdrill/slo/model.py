@@ -16,7 +16,11 @@ from dataclasses import dataclass
 from peakdrill.histograms import Bucket
 
 LATENCY, ERROR_RATIO, SUCCESS_RATIO, RPS = "latency", "error_ratio", "success_ratio", "rps"
-OPERATORS = ("<=", ">=", "<", ">")
+# Data integrity (docs/integrity.md): counts of acknowledged records, selected by kind, not request name.
+LOST, DUPLICATED, PHANTOM = "lost", "duplicated", "phantom"
+INTEGRITY_METRICS = (LOST, DUPLICATED, PHANTOM)
+COUNT = "count"
+OPERATORS = ("<=", ">=", "==", "<", ">")
 WINDOWS = ("steady", "whole", "recovery")
 WINDOW_PREFIXES = ("stage:", "during:")
 # Unit written -> (metric kind, factor to the canonical unit).
@@ -42,11 +46,15 @@ class Metric:
             return self.kind
         return "max" if self.percentile is None else f"p{self.percentile:g}"
 
+    @property
+    def integrity(self) -> bool:
+        return self.kind in INTEGRITY_METRICS
+
 
 def parse_metric(text: str) -> Metric:
     name = str(text).strip().lower()
     name = _ALIASES.get(name, name)
-    if name in (ERROR_RATIO, SUCCESS_RATIO, RPS):
+    if name in (ERROR_RATIO, SUCCESS_RATIO, RPS) or name in INTEGRITY_METRICS:
         return Metric(name)
     if name == "max":
         return Metric(LATENCY)
@@ -54,14 +62,15 @@ def parse_metric(text: str) -> Metric:
     if match and 0 < float(match.group(1)) < 100:
         return Metric(LATENCY, float(match.group(1)))
     raise ValueError(f"unknown metric {quote(text)}; use p50..p99.99 (e.g. p95, p99.9), max, "
-                     f"error_ratio, success_ratio or rps")
+                     f"error_ratio, success_ratio, rps, or lost, duplicated, phantom (data integrity)")
 
 
-_BOUND = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z%/]*)\s*$", re.IGNORECASE)
+_BOUND = re.compile(r"^\s*(<=|>=|==|<|>)\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z%/]*)\s*$", re.IGNORECASE)
 
 
 def holds(op: str, measured: float, target: float) -> bool:
-    return {"<=": measured <= target, ">=": measured >= target, "<": measured < target, ">": measured > target}[op]
+    return {"<=": measured <= target, ">=": measured >= target, "==": measured == target, "<": measured < target,
+            ">": measured > target}[op]
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class Bound:
         return holds(self.op, measured, self.value)
 
     def display(self, canonical: float) -> float:
-        return canonical / UNITS[self.unit][1]
+        return canonical / unit_factor(self.unit)
 
     @property
     def text(self) -> str:
@@ -87,6 +96,12 @@ def parse_bound(text: str, metric: Metric) -> Bound:
         raise ValueError(f"bound {quote(text)} is not 'OP NUMBER UNIT'; write e.g. '< 50ms', '>= 98%' "
                          f"or '>= 100/s'")
     op, number, unit = match.group(1), float(match.group(2)), match.group(3).lower()
+    if metric.integrity:
+        if unit or number != int(number):
+            raise ValueError(f"bound {quote(text)}: {metric.text} is a count of records; write e.g. '== 0' or '<= 2'")
+        return Bound(op, number, "")
+    if op == "==":
+        raise ValueError(f"bound {quote(text)}: '==' is for counts (lost, duplicated, phantom); use <, <=, > or >=")
     if unit not in UNITS:
         raise ValueError(f"unknown unit {unit!r} in {quote(text)}; use ms, s or us for latency, % for ratios, "
                          f"/s for rps")
@@ -99,6 +114,10 @@ def parse_bound(text: str, metric: Metric) -> Bound:
     if kind == "ratio" and number * factor > 1:
         raise ValueError(f"bound {quote(text)} is above 100%")
     return Bound(op, number * factor, unit)
+
+
+def unit_factor(unit: str) -> float:
+    return UNITS[unit][1]
 
 
 def check_window(text: str) -> str:

@@ -18,7 +18,7 @@ from peakdrill.spec.loader import parse_duration, read_yaml
 THRESHOLD_FLAG = "--threshold"
 RULE_FIELDS = {"id", "name", "requests", "metric", "bound", "window", "abort", "sustained"}
 SECTION_FIELDS = {"preset", "rules", "groups", "recovery_window"}
-_THRESHOLD = re.compile(r"^(?P<sel>.+?):\s*(?P<metric>[A-Za-z0-9_.()]+)\s*(?P<bound>(?:<=|>=|<|>)[^@]*?)"
+_THRESHOLD = re.compile(r"^(?P<sel>.+?):\s*(?P<metric>[A-Za-z0-9_.()]+)\s*(?P<bound>(?:<=|>=|==|<|>)[^@]*?)"
                         r"(?:\s+(?:in|@)\s*(?P<window>\S+))?\s*$")
 
 
@@ -49,12 +49,17 @@ def rule_from_dict(raw: object, source: str, where: str) -> Rule:
     try:
         metric = parse_metric(raw["metric"])
         bound = parse_bound(raw["bound"], metric)
-        window = check_window(raw.get("window", "steady"))
+        window = check_window(raw.get("window", "whole" if metric.integrity else "steady"))
+        if metric.integrity and window not in ("whole",) and not window.startswith("during:"):
+            raise ValueError(f"{metric.text} counts records over the whole run or during:<fault>, not {window!r}")
         sustained = parse_duration(raw.get("sustained", DEFAULT_SUSTAINED_S))
     except ValueError as exc:
         raise SpecError(source, where, str(exc)) from exc
     if not isinstance(raw.get("abort", False), bool):
         raise SpecError(source, where, f"abort must be true or false, got {quote(raw['abort'])}")
+    if metric.integrity and raw.get("abort"):
+        raise SpecError(source, where, f"{metric.text} is known only after the load, so it cannot abort a drill",
+                        "remove abort: true")
     title = str(raw.get("name") or f"{', '.join(requests)} {metric.text} {bound.text}")
     return Rule(id=str(raw.get("id") or _slug(title)), title=title, requests=requests, metric=metric, bound=bound,
                 window=window, abort=bool(raw.get("abort", False)), sustained_s=sustained)
@@ -68,7 +73,7 @@ def parse_threshold(text: str) -> Rule:
                         "write e.g. --threshold 'GET /api/products/[id]: p99 < 50ms' or '*: error_ratio < 1%'")
     requests = tuple(part.strip() for part in match.group("sel").split(","))
     raw = {"requests": list(requests), "metric": match.group("metric"), "bound": match.group("bound").strip(),
-           "window": match.group("window") or "steady", "name": str(text).strip()}
+           "name": str(text).strip()} | ({"window": match.group("window")} if match.group("window") else {})
     return rule_from_dict(raw, THRESHOLD_FLAG, repr(str(text)[:80]))
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from peakdrill.slo.model import ERROR_RATIO, LATENCY, SUCCESS_RATIO, Bound, Metric, Rule, RuleSet
+from peakdrill.slo.model import (DUPLICATED, ERROR_RATIO, LATENCY, LOST, SUCCESS_RATIO, Bound, Metric, Rule,
+                                 RuleSet)
 
 REFERENCE_SHOP = "reference-shop"
 # The shop's named groups: which request names carry each scored quantity.
@@ -46,6 +47,21 @@ def reference_shop(targets: Mapping[str, float] = REFERENCE_TARGETS,
                        Bound("<=", max_errors, "%"), "recovery")]
     # The groups themselves are the run's (run.json "endpoints"), so a shop with other paths keeps these rules.
     return RuleSet(rules=tuple(rules), groups={}, recovery_window_s=float(targets["recovery_window_s"]))
+
+
+# The design's data-integrity target: every acknowledged record stored, none stored twice.
+INTEGRITY_RULES = (Rule("integrity_lost", "Acknowledged records lost", ("*",), Metric(LOST), Bound("==", 0.0, ""), "whole"),
+                   Rule("integrity_duplicated", "Records stored or charged twice", ("*",), Metric(DUPLICATED),
+                        Bound("==", 0.0, ""), "whole"))
+
+
+def with_integrity(ruleset: RuleSet, integrity: object | None) -> RuleSet:
+    """A run that reconciles is judged on it: ``lost == 0`` and ``duplicated == 0`` over every kind,
+    unless the rules already say something about integrity."""
+    if integrity is None or any(rule.metric.integrity for rule in ruleset.rules):
+        return ruleset
+    return RuleSet(rules=ruleset.rules + INTEGRITY_RULES, groups=ruleset.groups,
+                   recovery_window_s=ruleset.recovery_window_s)
 
 
 PRESETS = {REFERENCE_SHOP: reference_shop}

@@ -10,10 +10,11 @@ from typing import Any
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from peakdrill.errors import SpecError, quote
+from peakdrill.integrity.config import Integrity
 from peakdrill.safety import LOOPBACK_HOSTS
 from peakdrill.slo.model import Rule, RuleSet
 from peakdrill.slo.parse import parse_section, rule_from_dict
-from peakdrill.slo.presets import REFERENCE_SHOP, reference_shop
+from peakdrill.slo.presets import REFERENCE_SHOP, reference_shop, with_integrity
 from peakdrill.spec.limits import MAX_LOCAL_WORKERS, MAX_SCALE
 from peakdrill.spec.endpoints import load_endpoint_map
 from peakdrill.spec.loader import Duration, Spec, load_spec
@@ -97,6 +98,8 @@ class Drill(Spec):
     endpoints: Endpoints = Endpoints()
     abort: Abort = Abort()
     max_duration: Duration = Field(default=3600.0, gt=0)
+    # What was acknowledged against what the system of record stored (docs/integrity.md).
+    integrity: Integrity | None = None
 
     @model_validator(mode="after")
     def _scored_names_from_the_map(self) -> Drill:
@@ -119,7 +122,7 @@ class Drill(Spec):
 
     def ruleset(self) -> RuleSet:
         """The rules this drill is scored by; the named groups are its ``endpoints``."""
-        return _ruleset(self.slo)
+        return with_integrity(_ruleset(self.slo), self.integrity)
 
     @model_validator(mode="after")
     def _sorted_timeline(self) -> Drill:
