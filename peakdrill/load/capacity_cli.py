@@ -47,7 +47,7 @@ examples:
   peakdrill capacity loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --forecast-rps 40
   peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8800 --start-users 10 --step-users 10 \\
       --max-users 200 --step-duration 30s --p95-ms 300 --forecast-orders-per-s 5 --scale 0.01
-  peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8080 --locustfile theirs.py --forecast-rps 100 \
+  peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8080 --locustfile theirs.py --forecast-rps 100 \\
       --threshold 'GET /item: p99 < 200ms' --threshold '*: error_ratio < 0.5%'
 
 The verdict: PASS when the headroom holds, FAIL when it does not, INCONCLUSIVE when there is no
