@@ -4,6 +4,7 @@ record (the reference shop's database and payment stand-in, PostgreSQL, a user's
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium
 from generic_targets import postgres_cluster
 from knob_server import knob_server, set_knob
 from loadkit import peakdrill, write_profile
@@ -177,7 +179,10 @@ def test_a_plain_locustfile_acks_are_reconciled_over_http_and_by_a_command(tmp_p
         verdicts = {v["id"]: v for v in score["verdicts"]}
         assert score["verdict"] == "FAIL" and verdicts["integrity_lost"]["verdict"] == "FAIL"
         assert lost in verdicts["integrity_lost"]["detail"] and verdicts["integrity_duplicated"]["verdict"] == "PASS"
-        assert lost in (run_dir / "report.md").read_text() and lost in (run_dir / "report.html").read_text()
+        assert lost in (run_dir / "report.md").read_text()
+        dom = chromium(tmp_path, run_dir / "report.html", "--dump-dom").stdout  # as a person's browser shows it
+        table = re.search(r'<table id="integrity">(.*?)</table>', dom, flags=re.S).group(1)
+        assert re.search(rf"<td>booking</td><td>http</td>.*?lost: {lost}", table, flags=re.S), table[:2000]
         cases = {c.get("name"): c for c in ET.parse(run_dir / "junit.xml").getroot().iter("testcase")}
         assert cases["integrity_lost"].find("failure") is not None and cases["integrity_duplicated"].find("failure") is None
 
@@ -310,3 +315,27 @@ def test_an_integrity_rule_naming_no_reconciled_kind_stops_the_run_before_it_sta
                      "--threshold", "*: lost == 0", "--reports-dir", str(tmp_path / "reports"), timeout=60)
     assert none.returncode == 2 and "reconciled: none" in none.stderr, none.stderr
     assert not (tmp_path / "reports").exists()
+
+
+def test_integrity_rules_judge_kinds_over_the_whole_run_or_one_fault_window():
+    from peakdrill.report.integrity import integrity_verdict
+    from peakdrill.slo.parse import parse_threshold
+
+    window = {"fault": "app-worker-killed", "fault_id": "app-worker-killed@7", "experiment": "x/app-node-crash.yaml",
+              "acknowledged": 40, "lost": 1, "duplicated": 0, "phantom": 2, "lost_ids": ["17"], "phantom_ids": ["k1", "k2"]}
+    document = {"kinds": [
+        {"kind": "order", "status": "reconciled", "acknowledged": 100, "lost": 1, "lost_ids": ["17"], "duplicated": 0,
+         "phantom": 2, "phantom_ids": ["k1", "k2"], "windows": [window]},
+        {"kind": "payment", "status": "inconclusive", "reason": "http reconciler: no answer within 60 s"}]}
+
+    def judged(text: str):
+        return integrity_verdict(parse_threshold(text), document)
+
+    assert (judged("order: lost == 0").verdict, judged("order: lost == 0").measured) == ("FAIL", 1.0)
+    assert "order 17" in judged("order: lost == 0").detail
+    assert judged("order: phantom <= 2 in during:app-node-crash").verdict == "PASS"  # the experiment's stem
+    assert judged("order: phantom == 0 in during:app-worker-killed").verdict == "FAIL"
+    assert judged("order: lost == 0 in during:cache-outage").verdict == "INCONCLUSIVE"  # no such fault
+    assert judged("*: duplicated == 0").verdict == "INCONCLUSIVE"  # the payment reconciler failed: never PASS
+    assert "no answer within 60 s" in judged("payment: duplicated == 0").detail
+    assert integrity_verdict(parse_threshold("*: lost == 0"), None).verdict == "INCONCLUSIVE"

@@ -37,7 +37,7 @@ examples:
       --slo perf/slo.yaml --threshold 'GET /api/products/[id]: p99 < 50ms'
 
   # did every acknowledged order reach the database? (docs/integrity.md)
-  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \
+  peakdrill load perf/ci.yaml --host http://127.0.0.1:8080 --locustfile perf/locustfile.py \\
       --integrity perf/integrity.yaml
 
   # across machines: the master (records and reports) and two machines of 4 workers each
