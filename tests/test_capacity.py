@@ -4,14 +4,21 @@ within 15% of K/S; and the headroom verdict says only what the search's bounds s
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from loadkit import LOCUSTFILE, OPEN_LOCUSTFILE, peakdrill
+from knob_server import knob_server, set_knob
+from loadkit import LOCUSTFILE, OPEN_LOCUSTFILE, finish, peakdrill, start_peakdrill
+from peakdrill.histograms import Bucket
+from peakdrill.load.capacity_rules import judge_rules, step_rules
 from peakdrill.rundir.histfiles import iter_records
 from peakdrill.report.capacity import headroom_verdict, parse_capacity
+from peakdrill.slo.parse import from_command_line
 from targets import slot_server
+
+PLAIN_LOCUSTFILE = str(Path(__file__).resolve().parent / "plain_locustfile.py")
 
 def write_steps_profile(tmp_path: Path) -> str:
     path = tmp_path / "steps.yaml"
@@ -127,3 +134,78 @@ def test_open_model_search_steps_the_arrival_rate_and_finds_k_over_s(tmp_path):
     assert [step["offered_rps"] for step in capacity["steps"]] == [64 + 8 * i for i in range(len(capacity["steps"]))]
     assert abs(knee["rps"] - capacity_rps) <= 0.15 * capacity_rps, output
     assert result.returncode == 0, output  # PASS, and the generator kept up with every judged step
+
+
+def _bucket(latency_ms: float, count: int = 20, failures: int = 0) -> Bucket:
+    bucket = Bucket()
+    for index in range(count):
+        bucket.record(latency_ms, index < failures)
+    return bucket
+
+
+def test_step_rules_are_the_given_rules_plus_the_shorthands():
+    assert [r.title for r in step_rules(None, None, None).rules] == ["*: p95 <= 500ms", "*: error_ratio <= 1%"]
+    given = from_command_line(None, ["GET /cart: p95 < 300ms"])
+    assert [r.title for r in step_rules(given, None, None).rules] == ["GET /cart: p95 < 300ms"]
+    assert [r.title for r in step_rules(given, 200, None).rules] == ["*: p95 <= 200ms", "GET /cart: p95 < 300ms"]
+
+
+def test_a_step_breaks_on_the_rule_that_fails_and_a_rule_without_requests_is_inconclusive():
+    rules = step_rules(from_command_line(None, ["GET /cart: p95 < 300ms", "GET /never: p99 < 1s", "*: max < 1s"]),
+                       None, None)
+    # The pseudo-endpoint is left out of '*' (its 5 s would break '*: max < 1s').
+    buckets = {"GET /item": _bucket(10), "GET /cart": _bucket(500), "CS first response": _bucket(5000)}
+    step = judge_rules(rules, buckets, 4, {}, ["CS first response"])
+    assert step.broken_by == ("GET /cart: p95 < 300ms",) and step.inconclusive == ("GET /never: p99 < 1s",)
+    assert step.why.startswith("rule 'GET /cart: p95 < 300ms': p95 ") and "inconclusive" in step.why
+    held = judge_rules(rules, {"GET /item": _bucket(10), "GET /cart": _bucket(100)}, 4, {}, ["CS first response"])
+    assert held.broken_by == () and held.inconclusive == ("GET /never: p99 < 1s",)
+
+
+CART_RULES = """\
+rules:
+  - name: carts p95 under 300 ms
+    requests: GET /cart
+    metric: p95
+    bound: < 300ms
+  - name: no errors
+    requests: "*"
+    metric: error_ratio
+    bound: < 1%
+"""
+
+
+@pytest.mark.slow
+def test_capacity_steps_are_judged_by_slo_rules_and_name_the_rule_that_broke(tmp_path):
+    """A server that is not the reference shop, its plain locustfile and a rule file: the latency knob is
+    turned up when the first step ends, so the cart rule breaks the second step, and says so."""
+    (tmp_path / "slo.yaml").write_text(CART_RULES)
+    reports = tmp_path / "reports"
+    with knob_server(tmp_path, 50) as url:  # carts answer in 2 x 50 ms
+        process = start_peakdrill("capacity", write_steps_profile(tmp_path), "--host", url, "--locustfile",
+                                  PLAIN_LOCUSTFILE, "--slo", str(tmp_path / "slo.yaml"), "--start-users", "8",
+                                  "--step-users", "8", "--max-users", "32", "--step-duration", "6s",
+                                  "--forecast-rps", "4", "--reports-dir", str(reports), "--no-progress")
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and process.poll() is None:
+                meta = [json.loads(p.read_text()) for p in reports.glob("*/run.json")] if reports.exists() else []
+                if meta and meta[0].get("start_ts") and len(meta[0].get("stages", [])) > 1:
+                    # stages[0] is the warm-up, stages[1] step 1: slow the server from step 2 on.
+                    time.sleep(max(0.0, meta[0]["start_ts"] + meta[0]["stages"][1]["end_s"] - time.time()))
+                    set_knob(url, 400)
+                    break
+                time.sleep(0.2)
+        finally:
+            result = finish(process, 120)
+    output = result.stdout[-4000:] + result.stderr[-3000:]
+    (run_dir,) = reports.iterdir()
+    capacity = json.loads((run_dir / "capacity.json").read_text())
+    assert [rule["name"] for rule in capacity["slo"]["rules"]] == ["carts p95 under 300 ms", "no errors"], output
+    first, broke = capacity["steps"][0], capacity["broke_at"]
+    assert first["held"] is True and capacity["knee"]["step"] == 1, output
+    assert broke and broke["step"] == 2 and broke["broken_by"] == ["carts p95 under 300 ms"], output
+    assert broke["why"].startswith("rule 'carts p95 under 300 ms': p95 "), output
+    report = (run_dir / "report.md").read_text()
+    assert "broke: rule 'carts p95 under 300 ms'" in report and "no errors" in report
+    assert result.returncode == 0, output  # 8 req/s at the knee over a forecast of 4: the headroom holds

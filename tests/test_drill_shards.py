@@ -11,12 +11,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import argparse
+
 import pytest
 
 from drillkit import read_events, write_quick_drill
+from peakdrill.argtypes import shard, utc_time
+from peakdrill.run.schedule import shard_stages, stage_at
 from peakdrill.rundir.histfiles import iter_records
-
-pytestmark = pytest.mark.slow
+from peakdrill.spec.profile import Stage
 
 START_LEAD_S = 20  # two Locust masters and their workers start well within this on a busy machine
 
@@ -27,6 +30,32 @@ def _shard(drill: Path, index: int, start_at: str, reports: Path) -> subprocess.
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def test_shards_split_users_and_rates_that_add_up_exactly():
+    stages = (Stage(name="ramp", duration=10, users=10, spawn_rate=5, arrival_rate=None),
+              Stage(name="peak", duration=20, users=7, spawn_rate=3, arrival_rate=90.0))
+    parts = [shard_stages(stages, index, 3) for index in range(3)]
+    for position, stage in enumerate(stages):
+        assert sum(part[position].users for part in parts) == stage.users
+        assert max(p[position].users for p in parts) - min(p[position].users for p in parts) <= 1
+        assert sum(part[position].spawn_rate for part in parts) == pytest.approx(stage.spawn_rate)
+        assert all(part[position].duration == stage.duration for part in parts)  # one clock for all
+    assert sum(part[1].arrival_rate for part in parts) == pytest.approx(90.0)
+    assert shard_stages(stages, 0, 1) == stages
+    assert [stage_at(stages, t).name if stage_at(stages, t) else None for t in (0, 9.9, 10, 29.9, 30)] == \
+        ["ramp", "ramp", "peak", "peak", None]
+
+
+def test_shard_and_start_at_options_refuse_what_no_run_means():
+    assert shard("1/4") == (1, 4)
+    for bad in ("4/4", "-1/2", "1", "a/b", "0/0"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            shard(bad)
+    assert utc_time("2026-11-11T00:00:00Z") == utc_time("2026-11-11T01:00:00+01:00") == 1794355200.0
+    with pytest.raises(argparse.ArgumentTypeError, match="no time zone"):
+        utc_time("2026-11-11T00:00:00")
+
+
+@pytest.mark.slow
 def test_two_shards_start_together_and_merge_into_one_verdict(shop, tmp_path):
     # Recovery is judged over its target plus a 10 s window: the data must run that long past the fault.
     drill = write_quick_drill(tmp_path, shop.shop_dir, steady_s=26, fault_at_s=5, outage_s=4, recovery_target_s=5)

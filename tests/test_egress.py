@@ -16,7 +16,7 @@ import pytest
 from loadkit import finish, peakdrill, start_peakdrill, write_profile
 from peakdrill.chaos import client, load_burst, slo
 from peakdrill.chaos.target import allowed_hosts
-from peakdrill.drill.experiments import prepare
+from peakdrill.run.experiments import prepare
 from peakdrill.run.scraper import SERVER_METRICS_FILE, MetricsScraper
 from peakdrill.errors import ChaosError, EgressRefusedError
 from peakdrill.exitcodes import ExitCode

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from fuzzkit import (FUZZ_SETTINGS, HOSTILE_SCALARS, SAMPLE_SETTINGS, SCALARS, dump, file_contents, only_peakdrill_errors, scratch_dir, trees,
                      write)
 from peakdrill.argtypes import duration, number
-from peakdrill.drill.experiments import prepare
+from peakdrill.run.experiments import prepare
 from peakdrill.replay.accesslog import read_access_log
 from peakdrill.replay.build import build_profile, per_bucket
 from peakdrill.replay.counts import read_counts

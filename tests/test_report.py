@@ -10,6 +10,7 @@ import pytest
 from peakdrill.cli import main
 from peakdrill.errors import RunDirError
 from peakdrill.report import build_report, report_files, score_run_dir
+from peakdrill.slo.parse import from_command_line
 from oracle import assert_percentile
 from runfactory import CACHE_READ, CS, ORDER, PAY, make_run
 
@@ -230,6 +231,24 @@ def test_html_is_self_contained_and_embeds_chart_data(tmp_path):
     assert "| Verdict | Check | Measured | Target | Window |" in markdown
     assert CACHE_READ in markdown and "PASS" in markdown
 
+
+
+def _page_data(run_dir) -> dict:
+    html = report_files(run_dir).html.read_text()
+    return json.loads(html.split('<script type="application/json" id="peakdrill-data">', 1)[1].split("</script>", 1)[0])
+
+
+def test_latency_chart_draws_the_bounds_of_the_latency_rules_that_apply(tmp_path):
+    run = make_run(tmp_path)
+    build_report(run.path)  # the reference shop's preset: one latency rule, on cache-backed reads
+    assert [b["ms"] for b in _page_data(run.path)["latency_bounds"]] == [50.0]
+    rules = from_command_line(None, [f"{ORDER}: p95 < 0.3s", "GET /never/recorded: p99 < 1s", "*: error_ratio < 1%",
+                                     "*: max <= 2000ms"])
+    build_report(run.path, rules=rules)
+    assert _page_data(run.path)["latency_bounds"] == [{"ms": 300.0, "label": f"{ORDER}: p95 < 0.3s"},
+                                                      {"ms": 2000.0, "label": "*: max <= 2000ms"}]
+    build_report(run.path, rules=from_command_line(None, ["*: error_ratio < 1%"]))
+    assert _page_data(run.path)["latency_bounds"] == []
 
 def test_report_without_optional_files(tmp_path):
     run = make_run(tmp_path, server_metrics=False, fault=None)

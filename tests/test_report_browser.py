@@ -28,7 +28,9 @@ def test_every_chart_is_drawn_in_headless_chromium(report, tmp_path):
         assert_drawn(tag, body, min_points=100)
         assert "fault" in body and "run time (s)" in body, name  # shaded fault window and axis label
     latency = charts["latency"][1]
-    assert "target 50 ms" in latency and latency.count('class="series"') == 4
+    # The reference shop's preset has one latency rule (cache-backed reads, p99 <= 50 ms): its bound is drawn.
+    assert latency.count('class="target-line"') == 1 and "p99 &lt;= 50ms" in latency, latency[-3000:]
+    assert latency.count('class="series"') == 4
 
 
 def test_screenshot_is_not_blank(report, tmp_path):

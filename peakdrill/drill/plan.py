@@ -9,19 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from peakdrill.drill.experiments import ExperimentStep, prepare
 from peakdrill.errors import SpecError
+from peakdrill.run.experiments import ExperimentStep, prepare
+from peakdrill.run.plan import RunPlan
 from peakdrill.safety import ensure_allowed
 from peakdrill.shop.state import load_state
-from peakdrill.slo.check import check_rules
-from peakdrill.slo.model import Rule, RuleSet
-from peakdrill.slo.presets import with_integrity
-from peakdrill.spec.drill import Drill, abort_rules, load_drill
-from peakdrill.spec.endpoints import endpoints_env, request_names
-from peakdrill.spec.profile import Profile, Stage, load_profile
-
-# Time Locust may take beyond the profile before the runner stops it.
-END_GRACE_S = 30.0
+from peakdrill.spec.drill import Drill, load_drill
+from peakdrill.spec.profile import load_profile
 
 
 @dataclass(slots=True, frozen=True)
@@ -36,52 +30,14 @@ class Overrides:
 
 
 @dataclass(slots=True, frozen=True)
-class DrillPlan:
-    drill: Drill
-    drill_file: Path
-    profile: Profile
-    profile_file: Path
-    stages: tuple[Stage, ...]
-    scale: float
-    workers: int
-    target_url: str
-    allowed_hosts: tuple[str, ...]
-    shop_dir: Path | None
-    steps: tuple[ExperimentStep, ...]
-    rules: RuleSet | None = None  # the command line's rules; None: the drill's slo: section
-    integrity_base: Path | None = None  # where the integrity section's paths are relative to; None: the drill's folder
+class DrillPlan(RunPlan):
+    """A run plan with the drill's timeline: experiments at their times on the load's clock."""
+
+    steps: tuple[ExperimentStep, ...] = ()
 
     @property
-    def ruleset(self) -> RuleSet:
-        return with_integrity(self.rules, self.drill.integrity) if self.rules is not None else self.drill.ruleset()
-
-    @property
-    def integrity_dir(self) -> Path:
-        return self.integrity_base or self.drill_file.parent
-
-    @property
-    def abort_rules(self) -> tuple[Rule, ...]:
-        """The rules that stop the run: the ``abort:`` section's limits, plus rules marked ``abort: true``."""
-        return abort_rules(self.drill.abort) + self.ruleset.aborts
-
-    def check_rules(self, source: str) -> None:
-        """Rules that cannot match (an unknown group, a glob matching nothing in the map) stop here."""
-        check_rules(self.ruleset, source, self.drill.endpoints.model_dump(),
-                    request_names(self.drill.target.endpoint_map), [stage.name for stage in self.stages],
-                    list(self.drill.integrity.kinds) if self.drill.integrity else [])
-
-    @property
-    def locust_env(self) -> tuple[tuple[str, str], ...]:
-        """Environment for Locust only: the journeys read the target's paths from its endpoint map."""
-        return endpoints_env(self.drill.target.endpoint_map)
-
-    @property
-    def load_duration_s(self) -> float:
-        return sum(stage.duration for stage in self.stages)
-
-    @property
-    def time_limit_s(self) -> float:
-        return min(self.drill.max_duration, self.load_duration_s + END_GRACE_S)
+    def timeline(self) -> tuple[ExperimentStep, ...]:
+        return self.steps
 
 
 def _target(drill: Drill, drill_file: Path, overrides: Overrides) -> tuple[str, Path | None]:

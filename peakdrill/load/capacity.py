@@ -2,7 +2,8 @@
 
 A step holds a fixed user count for ``step_s``; its first third settles (users spawning, queues
 filling) and is left out. The rest is judged from the merged per-second histograms of the run
-directory: it holds when p95 and the error ratio are within budget. The knee is the last step of
+directory: it holds when every SLO rule of the search holds over it (peakdrill/load/capacity_rules.py),
+breaks when one fails, and is inconclusive when a rule had no requests in it. The knee is the last step of
 the unbroken run of held steps from the start; capacity is the throughput measured there. The
 same analysis ends the load early (once a step broke) and writes capacity.json at the end; the
 headroom verdict is the report's (peakdrill/report/capacity.py).
@@ -19,10 +20,12 @@ from typing import Literal
 from peakdrill.run.live import LiveStats
 from peakdrill.errors import SpecError
 from peakdrill.histograms import Bucket, merge_buckets
+from peakdrill.load.capacity_rules import judge_rules, rules_from_meta
 from peakdrill.rundir.histfiles import load_buckets
 from peakdrill.load.plan import COMMAND_LINE
 from peakdrill.report.capacity import offered_load
 from peakdrill.rundir import RunDir
+from peakdrill.slo.model import RuleSet
 from peakdrill.spec.profile import Stage
 
 REFERENCE_ORDER_ENDPOINT = "POST /api/orders"  # the reference shop's; another shop's comes from its map
@@ -51,8 +54,7 @@ class CapacitySearch:
     step: float
     maximum: float
     step_s: float
-    p95_ms: float
-    error_ratio: float
+    rules: RuleSet  # what breaks a step: capacity_rules.step_rules
     pool_users: int | None = None
     forecast_rps: float | None = None
     forecast_orders_per_s: float | None = None
@@ -64,16 +66,12 @@ class CapacitySearch:
         start_option, step_option, max_option = STEP_OPTIONS[self.unit]
         checks = ((start_option, self.start, f"pass e.g. {start_option} 10"),
                   (step_option, self.step, f"pass e.g. {step_option} 10"),
-                  ("--step-duration", self.step_s, "pass e.g. --step-duration 30s"),
-                  ("--p95-ms", self.p95_ms, "pass the p95 budget in ms, e.g. --p95-ms 500"),
-                  ("--error-ratio", self.error_ratio, "pass a ratio between 0 and 1, e.g. --error-ratio 0.01"))
+                  ("--step-duration", self.step_s, "pass e.g. --step-duration 30s"))
         for option, value, fix in checks:
             if not value > 0:
                 raise SpecError(COMMAND_LINE, option, f"{value!r} is not above 0", fix)
         if self.headroom < 0:
             raise SpecError(COMMAND_LINE, "--headroom", f"{self.headroom!r} is negative", "pass e.g. --headroom 0.3 for 30%")
-        if self.error_ratio >= 1:
-            raise SpecError(COMMAND_LINE, "--error-ratio", f"{self.error_ratio!r} is not below 1", "pass e.g. --error-ratio 0.01")
         if self.maximum < self.start:
             raise SpecError(COMMAND_LINE, max_option, f"{self.maximum:g} is below {start_option} {self.start:g}",
                             f"raise {max_option} or lower {start_option}")
@@ -113,7 +111,7 @@ class CapacitySearch:
         """run.json's ``capacity``: what the analysis needs, with the forecast at the run's scale."""
         def scaled(value: float | None) -> float | None:
             return None if value is None else value * scale
-        return {"p95_ms": self.p95_ms, "error_ratio": self.error_ratio, "step_s": self.step_s, "settle_s": self.settle_s,
+        return {"rules": self.rules.to_dict(), "step_s": self.step_s, "settle_s": self.settle_s,
                 "order_endpoints": list(self.order_endpoints), "excluded_endpoints": list(self.excluded_endpoints),
                 "forecast": {"rps": scaled(self.forecast_rps), "orders_per_s": scaled(self.forecast_orders_per_s),
                              "scale": scale},
@@ -135,11 +133,14 @@ class StepResult:
     orders_per_s: float
     p95_ms: float
     error_ratio: float
-    held: bool | None  # None: too little data to judge
+    held: bool | None  # None: too little data to judge, or a rule had no requests in the step
     why: str
+    broken_by: tuple[str, ...] = ()  # the rules that failed over the step, by name
+    inconclusive_rules: tuple[str, ...] = ()  # the rules with no requests in the step
 
 
-def _judge(step: int, stage: dict, start_ts: float, buckets: dict[tuple[int, str], Bucket], settings: dict) -> StepResult:
+def _judge(step: int, stage: dict, start_ts: float, buckets: dict[tuple[int, str], Bucket], settings: dict,
+           rules: RuleSet, groups: dict) -> StepResult:
     first = int(start_ts + stage["start_s"] + settings["settle_s"] + 0.999)  # whole seconds only
     last = int(start_ts + stage["end_s"]) - 1
     excluded, orders = set(settings["excluded_endpoints"]), set(settings["order_endpoints"])
@@ -149,19 +150,22 @@ def _judge(step: int, stage: dict, start_ts: float, buckets: dict[tuple[int, str
     measured = len(seconds)
     p95 = round(http.percentile_ms(95), 2)
     ratio = round(http.failures / http.count, 5) if http.count else 0.0
-    held, why = None, f"only {measured} s measured (needs {MIN_MEASURED_S})"
+    held, why, judgement = None, f"only {measured} s measured (needs {MIN_MEASURED_S})", None
     if measured >= MIN_MEASURED_S and http.count:
-        problems = []
-        if p95 > settings["p95_ms"]:
-            problems.append(f"p95 {p95:g} ms > {settings['p95_ms']:g} ms")
-        if ratio > settings["error_ratio"]:
-            problems.append(f"errors {ratio:.2%} > {settings['error_ratio']:.2%}")
-        held, why = not problems, "; ".join(problems)
+        by_name: dict[str, Bucket] = {}
+        for (s, name), bucket in buckets.items():
+            if s in seconds:
+                by_name.setdefault(name, Bucket()).merge(bucket)
+        judgement = judge_rules(rules, by_name, measured, groups, excluded)
+        held = False if judgement.broken_by else None if judgement.inconclusive else True
+        why = judgement.why
     return StepResult(step=step, users=int(stage.get("users") or 0), offered_rps=stage.get("arrival_rate"), start_s=stage["start_s"], end_s=stage["end_s"],
                       measured_s=measured, requests=http.count, failures=http.failures,
                       orders=placed.count - placed.failures, rps=round(http.count / measured, 2) if measured else 0.0,
                       orders_per_s=round((placed.count - placed.failures) / measured, 3) if measured else 0.0,
-                      p95_ms=p95, error_ratio=ratio, held=held, why=why)
+                      p95_ms=p95, error_ratio=ratio, held=held, why=why,
+                      broken_by=judgement.broken_by if judgement else (),
+                      inconclusive_rules=judgement.inconclusive if judgement else ())
 
 
 def judge_steps(run_dir: Path, until_ts: float | None = None,
@@ -170,13 +174,14 @@ def judge_steps(run_dir: Path, until_ts: float | None = None,
     including the first broken one. ``buckets`` are the run's merged histograms if already at hand."""
     meta = RunDir(run_dir).read_meta()
     settings, start_ts = meta["capacity"], meta["start_ts"]
+    rules, groups = rules_from_meta(settings["rules"]), dict(meta.get("endpoints") or {})
     buckets = load_buckets(run_dir) if buckets is None else buckets
     data_end = max((second for second, _ in buckets), default=start_ts) + 1
     stages = [s for s in meta.get("stages", []) if s["name"] != WARM_UP
               and start_ts + s["start_s"] < data_end and (until_ts is None or start_ts + s["end_s"] <= until_ts)]
     results = []
     for number, stage in enumerate(stages, start=1):
-        results.append(_judge(number, stage, start_ts, buckets, settings))
+        results.append(_judge(number, stage, start_ts, buckets, settings, rules, groups))
         if results[-1].held is False:
             break
     return results
@@ -220,7 +225,7 @@ def write_capacity(run_dir: Path) -> dict:
             break
         knee = step
     broke = steps[-1] if steps and steps[-1].held is False else None
-    result = {"format": 1, "slo": {"p95_ms": settings["p95_ms"], "error_ratio": settings["error_ratio"]},
+    result = {"format": 2, "slo": {"rules": settings["rules"]["rules"]},
               "step_s": settings["step_s"], "settle_s": settings["settle_s"],
               "order_endpoints": settings["order_endpoints"], "excluded_endpoints": settings["excluded_endpoints"],
               "steps": [asdict(step) for step in steps],

@@ -11,6 +11,7 @@ from peakdrill.options import option
 from peakdrill.errors import SpecError
 from peakdrill.load.capacity import (REFERENCE_ORDER_ENDPOINT, STEP_OPTIONS, CapacitySearch, StopPastTheKnee,
                                      write_capacity)
+from peakdrill.load.capacity_rules import DEFAULT_ERROR_RATIO, DEFAULT_P95_MS, judged, step_rules
 from peakdrill.live.cli import watching
 from peakdrill.load.cli import load_options, run_parser
 from peakdrill.load.plan import COMMAND_LINE, build_load_plan
@@ -29,8 +30,11 @@ DESCRIPTION = """\
 Find the target's capacity and the headroom over the forecast peak. The profile's journeys run at
 a user count that steps up (--start-users, then +--step-users every --step-duration, up to
 --max-users; real units, scaled by --scale like the profile). Each step's last two thirds are
-judged from the merged per-second histograms: it holds while p95 <= --p95-ms and the error ratio
-<= --error-ratio. The load stops once a step breaks. The knee is the last step that held;
+judged from the merged per-second histograms by the SLO rules: those of --slo FILE|PRESET and
+--threshold, plus --p95-ms and --error-ratio, which are shorthands for '*: p95 <= N ms' and
+'*: error_ratio <= R' (with no rules at all: p95 <= 500 ms and errors <= 1%). A step breaks when
+any rule fails over it; a rule with no requests in a step makes that step inconclusive. The load
+stops once a step breaks. The knee is the last step that held;
 capacity is its measured requests/s and orders/s. Headroom = capacity / forecast peak (at the
 run's scale) - 1, and the report's verdict is PASS at >= --headroom (30%).
 
@@ -43,6 +47,8 @@ examples:
   peakdrill capacity loadtests/profiles/demo.yaml --host http://127.0.0.1:8800 --forecast-rps 40
   peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8800 --start-users 10 --step-users 10 \\
       --max-users 200 --step-duration 30s --p95-ms 300 --forecast-orders-per-s 5 --scale 0.01
+  peakdrill capacity PROFILE.yaml --host http://127.0.0.1:8080 --locustfile theirs.py --forecast-rps 100 \\
+      --threshold 'GET /item: p99 < 200ms' --threshold '*: error_ratio < 0.5%'
 
 The verdict: PASS when the headroom holds, FAIL when it does not, INCONCLUSIVE when there is no
 forecast, the SLO never broke below the headroom needed, or the generator saturated.
@@ -86,19 +92,19 @@ def order_endpoints(given: list[str] | None, endpoint_map: Path | None) -> tuple
     return (f"{place.method} {place.name}",)
 
 
-def _search(args: argparse.Namespace, profile: Profile, orders: tuple[str, ...]) -> CapacitySearch:
+def _search(args: argparse.Namespace, profile: Profile, orders: tuple[str, ...], rules: RuleSet | None) -> CapacitySearch:
     unit, start, step, maximum = _steps(args, profile)
     step_s = args.step_duration
     forecast_rps, forecast_orders_per_s, headroom = _forecast(args, profile)
-    return CapacitySearch(unit=unit, start=start, step=step, maximum=maximum, step_s=step_s, p95_ms=args.p95_ms,
-                          error_ratio=args.error_ratio, pool_users=args.pool_users or profile.peak_users,
+    return CapacitySearch(unit=unit, start=start, step=step, maximum=maximum, step_s=step_s,
+                          rules=step_rules(rules, args.p95_ms, args.error_ratio), pool_users=args.pool_users or profile.peak_users,
                           forecast_rps=forecast_rps, forecast_orders_per_s=forecast_orders_per_s, headroom=headroom,
                           order_endpoints=orders)
 
 
 def _print_steps(result: dict) -> None:
     for step in result["steps"]:
-        state = {True: "held", False: "BROKE", None: "no data"}[step["held"]]
+        state = {True: "held", False: "BROKE", None: "inconclusive"}[step["held"]]
         print(f"  {CapacityStep.parse(step).load:>22} | {step['rps']:8.1f} req/s | {step['orders_per_s']:7.2f} orders/s | "
               f"p95 {step['p95_ms']:8.1f} ms | errors {step['error_ratio']:6.2%} | {state} {step['why']}".rstrip(), flush=True)
     knee = result["knee"]
@@ -107,15 +113,18 @@ def _print_steps(result: dict) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    # A capacity search judges its steps by --p95-ms/--error-ratio; only rules given here score the run.
-    options = replace(load_options(args), rules=load_options(args).rules or RuleSet())
-    search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints))
+    given = load_options(args)
+    options = replace(given, rules=given.rules or RuleSet())
+    search = _search(args, load_profile(options.profile_file), order_endpoints(args.order_endpoint, options.endpoints),
+                     given.rules)
     stages = search.stages(options.scale)
-    plan = build_load_plan(options, stages=stages)
+    # The plan checks the given rules against the endpoint map; then they judge the steps, not the run: the
+    # search pushes the target past them on purpose, and its verdict is the headroom.
+    plan = replace(build_load_plan(options, stages=stages), rules=RuleSet())
     output_dir(args.reports_dir, "--reports-dir")
     print(f"peakdrill: capacity search on {plan.target_url}: a {search.settle_s:g}s warm-up, then {len(stages) - 1} steps of "
-          f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks at p95 > {search.p95_ms:g} ms or "
-          f"errors > {search.error_ratio:.1%}", flush=True)
+          f"{search.step_s:g}s from {stages[1].name} to {stages[-1].name}; a step breaks when a rule fails over it: "
+          f"{'; '.join(rule.title for rule in judged(search.rules))}", flush=True)
     mode = RunMode(kind="capacity", meta={"capacity": search.meta(options.scale), "endpoints": {}}, stop_when=StopPastTheKnee())
     with watching(args, plan) as observers:
         run = run_drill(plan, Path(args.reports_dir), show_progress=not args.no_progress, mode=mode, observers=observers)
@@ -137,10 +146,12 @@ def register(subparsers) -> None:
     option(steps, "--max-rate", type=rate, help="open model: stop stepping here (default: 4x the peak rate)")
     option(steps, "--pool-users", type=users, help="open model: users serving the arrivals (default: the profile's peak users)")
     option(steps, "--step-duration", default="30s", type=duration(example="30s"), help="how long each step holds, e.g. 30s or 1m")
-    option(steps, "--p95-ms", default=500.0, type=number(float, 0, 3_600_000, example="500"),
-           help="a step breaks when its p95 is above this")
-    option(steps, "--error-ratio", default=0.01, type=number(float, 0, 1, example="0.01"),
-           help="a step breaks when its error ratio is above this")
+    option(steps, "--p95-ms", type=number(float, 0, 3_600_000, example="500"),
+           help="shorthand for the rule '*: p95 <= N ms' (default without --slo/--threshold: "
+                f"{DEFAULT_P95_MS:g})")
+    option(steps, "--error-ratio", type=number(float, 0, 1, example="0.01"),
+           help="shorthand for the rule '*: error_ratio <= R' (default without --slo/--threshold: "
+                f"{DEFAULT_ERROR_RATIO:g})")
     option(parser, "--order-endpoint", action="append", metavar="NAME",
            help="request name counted as a placed order (repeatable; default: the endpoint map's "
                 f"place_order, '{REFERENCE_ORDER_ENDPOINT}' on the reference shop)")

@@ -1,8 +1,8 @@
 """Turns a profile and a target into a checked plan for a load run: a drill with no timeline.
 
-A load run goes through the drill runner (one code path for recording, stopping and reporting),
-so its plan is a :class:`DrillPlan` whose drill is built here from the command line instead of
-read from a drill file. Everything is validated before anything runs.
+A load run goes through the run engine (one code path for recording, stopping and reporting), so
+its plan is a :class:`RunPlan` (no timeline) whose drill settings are built here from the command
+line instead of read from a drill file. Everything is validated before anything runs.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from peakdrill.drill.plan import END_GRACE_S, DrillPlan
 from peakdrill.errors import COMMAND_LINE, SpecError, quote
 from peakdrill.integrity.config import load_integrity
+from peakdrill.run.plan import END_GRACE_S, RunPlan
 from peakdrill.safety import LOOPBACK_HOSTS, ensure_allowed
 from peakdrill.slo.model import RuleSet
 from peakdrill.slo.presets import REFERENCE_SHOP, preset
@@ -53,7 +53,7 @@ def _run_name(profile_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", profile_name).strip("-") or "load"
 
 
-def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> DrillPlan:
+def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> RunPlan:
     """The plan of a load run; ``stages`` (already scaled) replace the profile's, as a capacity search does."""
     positive(options.scale, "--scale", "pass e.g. --scale 0.01 to run a hundredth of the profile")
     positive(options.workers, "--workers", "pass --workers 1 or more")
@@ -85,9 +85,9 @@ def build_load_plan(options: LoadOptions, stages: list[Stage] | None = None) -> 
     rules = options.rules
     if rules is None:
         rules = preset(REFERENCE_SHOP) if options.locustfile == Path(DEFAULT_LOCUSTFILE) else RuleSet()
-    plan = DrillPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
+    plan = RunPlan(drill=drill, drill_file=options.profile_file, profile=profile, profile_file=options.profile_file,
                      stages=tuple(stages), scale=options.scale, workers=options.workers, target_url=options.host,
-                     allowed_hosts=allowed, shop_dir=None, steps=(), rules=rules,
+                     allowed_hosts=allowed, shop_dir=None, rules=rules,
                      integrity_base=options.integrity.resolve().parent if options.integrity is not None else None)
     plan.check_rules(options.rules_source)
     return plan

@@ -44,6 +44,7 @@ class CapacityStep:
     error_ratio: float
     held: bool | None
     why: str
+    broken_by: tuple[str, ...] = ()  # the SLO rules that failed over the step, by name
 
     @classmethod
     def parse(cls, raw: Any) -> CapacityStep:
@@ -54,7 +55,8 @@ class CapacityStep:
             raise TypeError(f"'held' must be true, false or null, got {held!r:.40}")
         return cls(step=_whole(raw["step"]), users=_whole(raw["users"]), offered_rps=_number(raw.get("offered_rps"), True),
                    rps=_number(raw["rps"]), orders_per_s=_number(raw["orders_per_s"]), p95_ms=_number(raw["p95_ms"]),
-                   error_ratio=_number(raw["error_ratio"]), held=held, why=str(raw.get("why", "")))
+                   error_ratio=_number(raw["error_ratio"]), held=held, why=str(raw.get("why", "")),
+                   broken_by=tuple(str(name) for name in raw.get("broken_by", ())))
 
     @property
     def load(self) -> str:
@@ -78,8 +80,7 @@ class Capacity:
     forecast: float | None  # at the run's scale
     scale: float
     target: float  # headroom needed, as a ratio
-    p95_ms: float
-    error_ratio: float
+    rules: tuple[str, ...]  # the SLO rules that judged each step, by name
 
     def to_dict(self) -> dict:
         return {"basis": self.basis, "forecast": self.forecast, "scale": self.scale, "target": self.target,
@@ -101,10 +102,17 @@ def parse_capacity(raw: Any, source: str) -> Capacity:
             broke_at=CapacityStep.parse(raw["broke_at"]) if raw.get("broke_at") else None,
             basis=basis, forecast=peak if peak is None or peak > 0 else None,
             scale=_number(forecast.get("scale", 1.0)), target=_number(raw["headroom_target"]),
-            p95_ms=_number(slo["p95_ms"]), error_ratio=_number(slo["error_ratio"]))
+            rules=_rule_names(slo))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise RunDirError(f"{source}: not a capacity result ({type(exc).__name__}: {exc}); "
                           f"re-run `peakdrill capacity` or see docs/capacity.md for the format") from exc
+
+
+def _rule_names(slo: dict) -> tuple[str, ...]:
+    """The step rules by name; a format-1 capacity.json had only a p95 and an error-ratio budget."""
+    if "rules" in slo:
+        return tuple(str(rule["name"]) for rule in slo["rules"])
+    return (f"*: p95 <= {_number(slo['p95_ms']):g}ms", f"*: error_ratio <= {_number(slo['error_ratio']) * 100:g}%")
 
 
 def _step_text(step: CapacityStep, basis: str) -> str:
@@ -128,7 +136,8 @@ def headroom_verdict(capacity: Capacity) -> Verdict:
         return verdict(INCONCLUSIVE, None, "", f"no orders measured in any step; {forecast}")
     if capacity.knee is None:
         if capacity.broke_at is None:
-            return verdict(INCONCLUSIVE, None, "", "no step was measured long enough to judge")
+            return verdict(INCONCLUSIVE, None, "", f"no step could be judged ({capacity.steps[0].why})" if capacity.steps
+                           else "no step was measured long enough to judge")
         # The first step already broke: its throughput is only an upper bound of the capacity.
         upper = capacity.broke_at.value(basis) / capacity.forecast - 1
         word = FAIL if upper < capacity.target else INCONCLUSIVE
@@ -153,4 +162,4 @@ def capacity_result(capacity: Capacity, step: CapacityStep) -> str:
     """How a step of the search ended, as the report's tables show it."""
     if capacity.knee is not None and step.step == capacity.knee.step:
         return "held (knee)"
-    return {True: "held", False: f"broke: {step.why}", None: "too short to judge"}[step.held]
+    return {True: "held", False: f"broke: {step.why}", None: f"inconclusive: {step.why}"}[step.held]

@@ -65,7 +65,7 @@ def page_data(data: RunData, score: Score) -> dict:
               for s in data.info.stages]
     return {
         "run_id": data.info.run_id, "verdict": score.verdict, "duration_s": score.totals["duration_s"],
-        "cache_target_ms": data.info.slo["cache_read_p99_ms"], "faults": faults, "stages": stages,
+        "latency_bounds": list(score.latency_bounds), "faults": faults, "stages": stages,
         "series": chart_series(data),
         "server_cache": cache_metrics(data),
     }

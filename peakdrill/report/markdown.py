@@ -62,6 +62,7 @@ def render_markdown(score: Score) -> str:
         out += table(["Step", "Users", "Offered req/s", "Req/s", "Orders/s", "p95 ms", "Errors", "Result"],
                       [[s.step, s.users, s.offered_rps, f"{s.rps:g}", f"{s.orders_per_s:g}", f"{s.p95_ms:g}", f"{s.error_ratio:.2%}",
                         capacity_result(score.capacity, s)] for s in score.capacity.steps])
+        out += ["", f"A step breaks when any of these SLO rules fails over it: {'; '.join(score.capacity.rules)}."]
     if score.integrity:
         out += integrity_tables(score.integrity)
     if score.faults:

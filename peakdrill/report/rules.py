@@ -18,7 +18,7 @@ from peakdrill.histograms import Bucket
 from peakdrill.rundir.acks import read_reconciliation
 from peakdrill.report.integrity import integrity_verdict
 from peakdrill.report.recovery import Recovery, measure_recovery
-from peakdrill.report.rundata import ALL, Group, RunData, Series, Window, load_run
+from peakdrill.report.rundata import ALL, CHARTED, Group, RunData, Series, Window, load_run
 from peakdrill.rundir import RunDir, RunMeta
 from peakdrill.report.verdict import FAIL, INCONCLUSIVE, PASS, Verdict
 from peakdrill.report.windows import (FaultWindow, cleared_ts, describe_seconds, fault_windows, is_measured, overlapping,
@@ -135,6 +135,16 @@ class RuleJudge:
         entry = timeline_entry(self.data, window.experiment)
         return name in (window.fault, window.fault_id, window.experiment) or (
             entry is not None and entry is timeline_entry(self.data, name))
+
+    def latency_bounds(self) -> list[dict]:
+        """The latency chart's lines: the bound (ms) and a label of each latency rule over requests the chart
+        shows (the run's, without pseudo-endpoints); one line per bound."""
+        charted, bounds = self.data.groups[CHARTED], {}
+        for rule in self.ruleset.rules:
+            if rule.metric.kind == LATENCY and any(charted.matches(name) for name in self.names(rule)):
+                label = rule.title if rule.bound.text in rule.title else f"{rule.title}: {rule.metric.text} {rule.bound.text}"
+                bounds.setdefault(rule.bound.value, label)
+        return [{"ms": ms, "label": label} for ms, label in bounds.items()]
 
     # -- judging -------------------------------------------------------------------------------
     def detail(self, rule: Rule, bucket: Bucket, seconds: int) -> str:

@@ -51,6 +51,7 @@ class Score:
     warnings: tuple[str, ...] = ()
     capacity: Capacity | None = None
     integrity: dict | None = None  # reconciliation.json, when the run has one
+    latency_bounds: tuple[dict, ...] = ()  # the latency rules' bounds the report's chart draws
 
     @property
     def exit_code(self) -> int:
@@ -145,4 +146,5 @@ def score_run(data: RunData, ruleset: RuleSet | None = None) -> Score:
         endpoints=tuple(endpoint_stats(data)), generator_max_cpu=generator_max_cpu(data),
         saturated=tuple(saturated_seconds(data)),
         warnings=data.warnings, capacity=data.capacity, integrity=scorer.judge.reconciliation,
+        latency_bounds=tuple(scorer.judge.latency_bounds()),
     )

@@ -1,4 +1,4 @@
-"""Runs a drill: Locust load and Chaos Toolkit experiments on one clock, recorded as it happens.
+"""Runs every run: Locust load and a drill's Chaos Toolkit experiments on one clock, recorded as it happens.
 
 The shape is chaoslib's ``Runner._run``: everything that was started is stopped in ``finally``,
 whatever happened (an abort, Ctrl-C, SIGTERM, a crash), and the run directory is closed with an
@@ -25,7 +25,7 @@ from pathlib import Path
 from peakdrill import __version__, events
 from peakdrill.chaos.client import Target
 from peakdrill.run.locust import LoadSpec, LocustProcess, Topology
-from peakdrill.drill.plan import DrillPlan
+from peakdrill.run.plan import RunPlan
 from peakdrill.run.schedule import STAGES_ENV, START_AT_ENV, stages_json, utc_text
 from peakdrill.run.scraper import MetricsScraper
 from peakdrill.run.steps import StepProcesses
@@ -79,7 +79,7 @@ def _versions() -> dict:
     return found
 
 
-def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) -> dict:
+def _initial_meta(plan: RunPlan, run: RunDir, start_ts: float, mode: RunMode) -> dict:
     drill = plan.drill
     meta = {
         "format": FORMAT_VERSION, "run_id": run.run_id, "kind": mode.kind,
@@ -99,7 +99,7 @@ def _initial_meta(plan: DrillPlan, run: RunDir, start_ts: float, mode: RunMode) 
     return meta | mode.meta
 
 
-def _on_the_clock(plan: DrillPlan, offset_s: float) -> dict:
+def _on_the_clock(plan: RunPlan, offset_s: float) -> dict:
     """Stage and timeline positions relative to the run start, now that the load's start is known."""
     stages, cursor = [], offset_s
     for stage in plan.stages:
@@ -107,13 +107,13 @@ def _on_the_clock(plan: DrillPlan, offset_s: float) -> dict:
                        "users": stage.users, "arrival_rate": stage.arrival_rate, "measured": stage.measured})
         cursor += stage.duration
     timeline = [{"at_s": round(offset_s + step.at_s, 3), "experiment": str(step.path), "title": step.title,
-                 "recovery_target_s": step.recovery_target_s} for step in plan.steps]
+                 "recovery_target_s": step.recovery_target_s} for step in plan.timeline]
     return {"stages": stages, "timeline": timeline}
 
 
 @dataclass(slots=True)
 class DrillRun:
-    plan: DrillPlan
+    plan: RunPlan
     run: RunDir
     bus: events.EventBus
     locust: LocustProcess
@@ -157,11 +157,11 @@ class DrillRun:
         return True
 
     def _next_fault(self, load_elapsed: float) -> str:
-        if not self.plan.steps:
+        if not self.plan.timeline:
             return "no faults planned"
         if not self.mode.run_timeline:
             return "faults: shard 0 runs them"
-        upcoming = [step for step in self.plan.steps if step.at_s > load_elapsed]
+        upcoming = [step for step in self.plan.timeline if step.at_s > load_elapsed]
         if not upcoming:
             return "no more faults"
         return f"next: {upcoming[0].display_name} in {upcoming[0].at_s - load_elapsed:.0f}s"
@@ -177,7 +177,7 @@ class DrillRun:
                                     self._next_fault, self.show_progress, on_abort=self.steps.interrupt_all)
         self.watcher.start()
         # Each entry starts at its time in its own process, whatever still runs: entries may overlap.
-        for step in plan.steps if self.mode.run_timeline else ():
+        for step in plan.timeline if self.mode.run_timeline else ():
             if not self._sleep_until(load_start + step.at_s):
                 break
             self.steps.start(step)
@@ -190,14 +190,14 @@ class DrillRun:
         self.status = "aborted" if self.watcher.aborted.is_set() else "completed"
 
 
-def _locust_env(plan: DrillPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
+def _locust_env(plan: RunPlan, mode: RunMode) -> tuple[tuple[str, str], ...]:
     """What Locust's shape and journeys need: the stages (already scaled and sharded), the endpoint
     map, the common start."""
     env = (*plan.locust_env, (STAGES_ENV, stages_json(plan.stages)))
     return env + (((START_AT_ENV, utc_text(mode.start_at_ts)),) if mode.start_at_ts is not None else ())
 
 
-def run_drill(plan: DrillPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode(),
+def run_drill(plan: RunPlan, reports_dir: Path, show_progress: bool = True, mode: RunMode = RunMode(),
               observers: tuple = ()) -> RunDir:
     """Run ``plan``; each observer (e.g. :class:`peakdrill.live.LiveViews`) gets ``start(run, bus)``
     once the run directory exists and ``finish()`` once the run has ended."""

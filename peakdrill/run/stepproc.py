@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from peakdrill import events
-from peakdrill.drill.experiments import run_prepared
+from peakdrill.run.experiments import run_prepared
 from peakdrill.shop import procs
 
 OWNER_POLL_S = 0.25

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peakdrill import events
-from peakdrill.drill.experiments import ExperimentStep
+from peakdrill.run.experiments import ExperimentStep
 from peakdrill.rundir import RunDir
 from peakdrill.shop import procs
 

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from peakdrill.drill.experiments import prepare
+from peakdrill.run.experiments import prepare
 from peakdrill.errors import SizingError, quote
 from peakdrill.safety import ensure_allowed
 from peakdrill.sizing.manifests import shipped_path

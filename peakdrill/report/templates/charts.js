@@ -164,7 +164,8 @@
   var specs = {
     latency: {x: s.t, xMin: xMin, xMax: xMax, yScale: "log", unit: " ms", bands: bands, marks: marks,
               xLabel: "run time (s)", yLabel: "latency (ms, log scale)",
-              hlines: [{y: data.cache_target_ms, label: "cache p99 target " + fmt(data.cache_target_ms) + " ms", color: "#b91c1c", dash: "6 4"}],
+              // the bounds of the latency rules that apply to the run's requests (none: no line)
+              hlines: data.latency_bounds.map(function (b) { return {y: b.ms, label: b.label, color: "#b91c1c", dash: "6 4"}; }),
               series: [{name: "p50 all", values: s.p50, color: "#93c5fd"},
                        {name: "p95 all", values: s.p95, color: "#3b82f6"},
                        {name: "p99 all", values: s.p99, color: "#1e3a8a"},
