@@ -1,7 +1,7 @@
 """A distributed drill across a small network of hosts: network namespaces joined by veth links to
 one switch, addresses from the benchmarking range 198.18.0.0/15. The reference shop runs on one
-host, the drill runner and the Locust master on another, three `peakdrill drill --worker`s on three
-more; one worker is killed mid-run. The run must merge its workers exactly, score the fault and its
+host, the drill runner and the Locust master on another, two `peakdrill drill --worker`s and one plain
+`locust --worker` on three more; one worker is killed mid-run. The run must merge its workers exactly, score the fault and its
 recovery, show the lost worker, and leave no namespace, interface or process behind.
 
 Needs root (network namespaces); CI runs as root, so under CI=true a skip is a failure.
@@ -24,6 +24,7 @@ from conftest import SHOP_TEST_BOT_SLOTS, SHOP_TEST_ENV
 from generic_targets import host_network, network_leftovers, pids_in
 from drillkit import ROOT, read_events
 from peakdrill.report.rundata import load_run
+from peakdrill.run.locust import SHAPE_FILE
 from peakdrill.rundir.histfiles import iter_records
 from peakdrill.shop.supervisor import stop_shop
 
@@ -90,12 +91,18 @@ def test_a_drill_across_five_hosts_merges_its_workers_exactly_and_scores_the_fau
                                           "--reports-dir", str(reports)),
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             processes.append(runner)
-            for index, host in enumerate(worker_hosts):
+            for index, host in enumerate(worker_hosts[:2]):
                 processes.append(subprocess.Popen(
                     _in(host, sys.executable, "-m", "peakdrill.cli", "drill", str(drill), "--worker",
                         "--master-host", runner_host.address, "--master-port", str(MASTER_PORT),
                         "--reports-dir", str(tmp_path / f"worker-{index}")),
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            # The third joins as plain Locust: the same locustfile and shape, the profile for its journeys.
+            processes.append(subprocess.Popen(
+                _in(worker_hosts[2], sys.executable, "-m", "locust", "-f", f"{ROOT}/loadtests/locustfile.py,{SHAPE_FILE}",
+                    "--worker", "--master-host", runner_host.address, "--master-port", str(MASTER_PORT)),
+                env=dict(os.environ, PEAKDRILL_PROFILE=str(tmp_path / "profile.yaml")), cwd=tmp_path,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             run_dir = _kill_the_last_worker_after_the_fault(reports, worker_hosts[-1])
             output, _ = runner.communicate(timeout=240)
             # PASS or FAIL: the run was measured (not a crash, not INCONCLUSIVE from a broken run).
