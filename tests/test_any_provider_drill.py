@@ -1,7 +1,8 @@
 """A drill whose timeline uses only Chaos Toolkit's own ``process`` provider (no peakdrill module):
 it freezes a service the test started (``kill -STOP``) and thaws it in a rollback (``kill -CONT``).
 The fault window comes from the journal; the report scores recovery; a ``kill -9`` of the runner
-mid-fault still gets the rollback played by the experiment's guardian within the documented bound."""
+mid-fault still gets the rollback played by the experiment's guardian within the documented bound;
+when the experiment's process is killed too, ``peakdrill chaos recover --run-dir`` plays it."""
 
 from __future__ import annotations
 
@@ -136,3 +137,42 @@ def test_kill_9_of_the_runner_mid_fault_the_guardian_plays_the_rollbacks(tmp_pat
     recover = subprocess.run([sys.executable, "-m", "peakdrill.cli", "chaos", "recover", "--run-dir", str(run_dir)],
                              capture_output=True, text=True, timeout=60)
     assert recover.returncode == 0 and "nothing left" in recover.stdout, recover.stdout + recover.stderr
+
+
+def test_recover_plays_the_rollbacks_of_an_experiment_whose_process_was_killed_too(tmp_path):
+    with knob_server(tmp_path, 20) as url:
+        service = _service(psutil.Process())
+        drill = _drill(tmp_path, url, service.pid, freeze_s=60)
+        reports = tmp_path / "reports"
+        runner = subprocess.Popen([sys.executable, "-m", "peakdrill.cli", "drill", str(drill), "--reports-dir", str(reports),
+                                   "--no-report", "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            run_dir, _ = wait_for_event(reports, "experiment_started", timeout=60)
+            deadline = time.monotonic() + 10
+            while service.status() != psutil.STATUS_STOPPED:
+                assert time.monotonic() < deadline, "the service was never frozen"
+                time.sleep(0.05)
+            (pid_file,) = (run_dir / "experiments").glob("*.pid")
+            step = psutil.Process(int(pid_file.read_text().split()[0]))
+            step.kill()  # the experiment's process first, so that no guardian is left
+            runner.kill()
+            runner.wait(timeout=10)
+            step.wait(timeout=10)  # reaped once its parent, the runner, is gone
+            time.sleep(1)
+            assert service.status() == psutil.STATUS_STOPPED  # nothing rolled it back: recover must
+            recover = subprocess.run([sys.executable, "-m", "peakdrill.cli", "chaos", "recover", "--run-dir", str(run_dir)],
+                                     capture_output=True, text=True, timeout=60)
+            assert recover.returncode == 0, recover.stdout + recover.stderr
+            assert "played 1 rollback(s): thaw-item-service succeeded" in recover.stdout, recover.stdout
+            assert service.status() != psutil.STATUS_STOPPED
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+            service.resume()
+    removed = [e for e in read_events(run_dir) if e["type"] == "fault_removed"]
+    assert [(e["by"], Path(e["experiment"]).name) for e in removed] == [("recover", "freeze.yaml")]
+    journal = json.loads(next((run_dir / "journals").glob("*.json")).read_text())
+    assert journal["status"] == "recovered"
+    again = subprocess.run([sys.executable, "-m", "peakdrill.cli", "chaos", "recover", "--run-dir", str(run_dir)],
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "nothing left" in again.stdout
