@@ -32,18 +32,18 @@ def test_a_merge_that_fails_part_way_leaves_no_output(tmp_path, monkeypatch, cap
     shard_b = make_run(tmp_path / "b", run_id="20261121-231502-demo")
     calls = []
 
-    def write_then_fail(path, records):
-        calls.append(path)
+    def write_then_fail(source, target, *rest, **options):
+        calls.append(target)
         if len(calls) == 3:
             raise ZeroDivisionError("injected")
-        original(path, records)
+        original(source, target, *rest, **options)
 
-    original = merge_module._write_jsonl
-    monkeypatch.setattr(merge_module, "_write_jsonl", write_then_fail)
+    original = merge_module._copy_jsonl
+    monkeypatch.setattr(merge_module, "_copy_jsonl", write_then_fail)
     out = tmp_path / "merged"
     assert main(["merge", str(shard_a.path), str(shard_b.path), "-o", str(out), "--no-report"]) == 70
     assert len(calls) == 3 and not out.exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a", "b"]  # no partial directory either
-    monkeypatch.setattr(merge_module, "_write_jsonl", original)
+    monkeypatch.setattr(merge_module, "_copy_jsonl", original)
     assert main(["merge", str(shard_a.path), str(shard_b.path), "-o", str(out), "--no-report"]) == 0
     assert (out / "run.json").is_file() and oct(out.stat().st_mode & 0o777) != oct(0o700)
